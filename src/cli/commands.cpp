@@ -1,0 +1,709 @@
+#include "commands.h"
+
+#include "core/csv.h"
+#include "core/duration.h"
+#include "core/event.h"
+#include "kafka/embedded_broker.h"
+#include "kafka/simulator.h"
+#include "kafka/topic_admin.h"
+#include "pipeline/aggregator.h"
+#include "pipeline/embedded_stack.h"
+#include "redis/stats_reader.h"
+#include "stop_signals.h"
+
+#include <QCommandLineParser>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <optional>
+#include <thread>
+
+namespace pb::cli {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// A bad flag or value: exit status 2 with the message.
+struct UsageError {
+    std::string message;
+};
+
+std::int64_t nowMs()
+{
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+std::string str(const QString &s)
+{
+    return s.toStdString();
+}
+
+class Flags {
+public:
+    Flags(const QString &command, const QString &description)
+        : command_(command)
+    {
+        parser_.setApplicationDescription(description);
+        parser_.addHelpOption();
+    }
+
+    void add(const QString &name, const QString &help, const QString &valueName = {},
+             const QString &fallback = {})
+    {
+        QCommandLineOption option(name, help, valueName, fallback);
+        parser_.addOption(option);
+    }
+
+    void addKafka()
+    {
+        add("brokers", "Kafka bootstrap servers.", "host:port[,...]", "localhost:9092");
+        add("kafka-opt",
+            "A librdkafka property passed through, e.g. security.protocol=SASL_SSL; repeatable.",
+            "key=value");
+    }
+    void addTopic() { add("topic", "Kafka topic.", "name", "user-activity"); }
+    void addRedis()
+    {
+        add("redis", "Redis server.", "host:port", "127.0.0.1:6379");
+        add("redis-password",
+            "Redis password (or set PULSEBOARD_REDIS_PASSWORD to keep it out of ps).", "password");
+        add("redis-user", "Redis ACL user name (Redis 6+).", "name");
+        add("redis-db", "Redis database number.", "n", "0");
+        add("namespace", "Prefix of Pulseboard's Redis keys.", "ns", "pulseboard");
+    }
+
+    // Returns false after printing help (exit 0); throws UsageError on bad flags.
+    bool parse(const QStringList &args)
+    {
+        QStringList full = args;
+        full.removeAt(1); // the command name
+        full[0] = "pulseboard-cli " + command_;
+        if (!parser_.parse(full))
+            throw UsageError{str(parser_.errorText())};
+        if (parser_.isSet("help")) {
+            std::fputs(str(parser_.helpText()).c_str(), stdout);
+            return false;
+        }
+        if (!parser_.positionalArguments().isEmpty())
+            throw UsageError{"unexpected argument '" + str(parser_.positionalArguments()[0]) +
+                             "'"};
+        return true;
+    }
+
+    QString value(const QString &name) const { return parser_.value(name); }
+    QStringList values(const QString &name) const { return parser_.values(name); }
+    bool isSet(const QString &name) const { return parser_.isSet(name); }
+
+    std::int64_t integer(const QString &name, std::int64_t min, std::int64_t max) const
+    {
+        bool ok = false;
+        const auto v = parser_.value(name).toLongLong(&ok);
+        if (!ok || v < min || v > max)
+            throw UsageError{"--" + str(name) + " wants a whole number from " +
+                             std::to_string(min) + " to " + std::to_string(max) + ", not '" +
+                             str(parser_.value(name)) + "'"};
+        return v;
+    }
+    double number(const QString &name, double min) const
+    {
+        bool ok = false;
+        const auto v = parser_.value(name).toDouble(&ok);
+        if (!ok || v < min)
+            throw UsageError{"--" + str(name) + " wants a number >= " + std::to_string(min) +
+                             ", not '" + str(parser_.value(name)) + "'"};
+        return v;
+    }
+    std::chrono::milliseconds duration(const QString &name) const
+    {
+        const auto parsed = parseDuration(str(parser_.value(name)));
+        if (!parsed)
+            throw UsageError{"--" + str(name) + " wants a duration like 30s, 5m, 1h or 500ms, not '" +
+                             str(parser_.value(name)) + "'"};
+        return *parsed;
+    }
+
+    kafka::KafkaSettings kafka() const
+    {
+        kafka::KafkaSettings settings;
+        settings.brokers = str(value("brokers"));
+        for (const auto &property : parser_.values("kafka-opt")) {
+            try {
+                settings.properties.push_back(kafka::parseProperty(str(property)));
+            } catch (const Error &e) {
+                throw UsageError{e.what()};
+            }
+        }
+        return settings;
+    }
+
+    redis::Endpoint redis() const
+    {
+        redis::Endpoint endpoint;
+        try {
+            endpoint = redis::parseEndpoint(str(value("redis")));
+        } catch (const Error &e) {
+            throw UsageError{e.what()};
+        }
+        endpoint.password = isSet("redis-password") ? str(value("redis-password"))
+                                                     : str(qEnvironmentVariable(
+                                                           "PULSEBOARD_REDIS_PASSWORD"));
+        endpoint.username = str(value("redis-user"));
+        endpoint.database = static_cast<int>(integer("redis-db", 0, 1'000'000));
+        return endpoint;
+    }
+
+    redis::Schema schema() const
+    {
+        redis::Schema schema;
+        schema.ns = str(value("namespace"));
+        if (schema.ns.empty() || schema.ns.find_first_of("{}") != std::string::npos)
+            throw UsageError{"--namespace must be non-empty and must not contain { or }"};
+        return schema;
+    }
+
+private:
+    QString command_;
+    QCommandLineParser parser_;
+};
+
+// ---- output -------------------------------------------------------------------------------
+
+double recentRate(const Snapshot &s, int seconds)
+{
+    std::int64_t sum = 0;
+    int n = 0;
+    for (auto it = s.perSecond.rbegin(); it != s.perSecond.rend() && n < seconds; ++it, ++n)
+        sum += it->count;
+    return n ? static_cast<double>(sum) / n : 0.0;
+}
+
+void printSnapshot(const Snapshot &s)
+{
+    std::printf("active users: %lld in the last %llds, %lld in the last 30 min\n",
+                static_cast<long long>(s.activeUsers),
+                static_cast<long long>(s.activeWindow.count() / 1000),
+                static_cast<long long>(s.activeUsers30m));
+    std::printf("events: %lld valid, %lld bad, %.1f/s over the last 5 s", 
+                static_cast<long long>(s.eventsTotal), static_cast<long long>(s.badEventsTotal),
+                recentRate(s, 5));
+    if (s.lostEvents > 0)
+        std::printf(", %lld lost to Kafka retention", static_cast<long long>(s.lostEvents));
+    std::printf("\n");
+    std::printf("aggregators alive: %zu; consumer lag: %s\n", s.aggregators.size(),
+                s.consumerLag < 0 ? "unknown" : std::to_string(s.consumerLag).c_str());
+    const auto list = [](const char *title, const std::vector<NamedCount> &items) {
+        std::printf("%s:", title);
+        if (items.empty())
+            std::printf(" none");
+        for (const auto &item : items)
+            std::printf("\n  %10lld  %s", static_cast<long long>(item.count), item.name.c_str());
+        std::printf("\n");
+    };
+    list("top pages, all time", s.topPagesAllTime);
+    list("top pages, last hour", s.topPagesLastHour);
+    list("actions", s.actions);
+    list("bad events by reason", s.badByReason);
+}
+
+QJsonArray jsonCounts(const std::vector<NamedCount> &items, const char *nameKey)
+{
+    QJsonArray array;
+    for (const auto &item : items)
+        array.append(QJsonObject{{nameKey, QString::fromStdString(item.name)},
+                                 {"count", static_cast<qint64>(item.count)}});
+    return array;
+}
+
+QJsonObject jsonSnapshot(const Snapshot &s)
+{
+    QJsonObject o;
+    o["taken_at"] = QString::fromStdString(formatIso8601Ms(s.takenAtMs));
+    o["active_users"] = static_cast<qint64>(s.activeUsers);
+    o["active_window_seconds"] = static_cast<qint64>(s.activeWindow.count() / 1000);
+    o["active_users_30m"] = static_cast<qint64>(s.activeUsers30m);
+    o["events_total"] = static_cast<qint64>(s.eventsTotal);
+    o["bad_events_total"] = static_cast<qint64>(s.badEventsTotal);
+    o["lost_events_total"] = static_cast<qint64>(s.lostEvents);
+    o["events_per_second"] = recentRate(s, 5);
+    o["top_pages"] = jsonCounts(s.topPagesAllTime, "page");
+    o["top_pages_last_hour"] = jsonCounts(s.topPagesLastHour, "page");
+    o["actions"] = jsonCounts(s.actions, "action");
+    o["bad_events"] = jsonCounts(s.badByReason, "reason");
+    o["consumer_lag"] = static_cast<qint64>(s.consumerLag);
+    QJsonArray aggregators;
+    for (const auto &a : s.aggregators) {
+        QJsonArray partitions;
+        for (const auto &p : a.partitions)
+            partitions.append(QJsonObject{{"topic", QString::fromStdString(p.topic)},
+                                          {"partition", p.partition},
+                                          {"next_offset", static_cast<qint64>(p.nextOffset)},
+                                          {"lag", static_cast<qint64>(p.lag)}});
+        aggregators.append(QJsonObject{{"id", QString::fromStdString(a.id)},
+                                       {"group", QString::fromStdString(a.group)},
+                                       {"events", static_cast<qint64>(a.eventsProcessed)},
+                                       {"last_beat", QString::fromStdString(
+                                                         formatIso8601Ms(a.lastBeatMs))},
+                                       {"partitions", partitions}});
+    }
+    o["aggregators"] = aggregators;
+    return o;
+}
+
+// ---- commands -----------------------------------------------------------------------------
+
+// Waits until the stop signal or the deadline (0: none).
+void waitForStop(StopSignals &stopSignals, std::chrono::milliseconds limit)
+{
+    std::mutex mutex;
+    std::condition_variable cv;
+    bool stop = false;
+    stopSignals.onStop([&] {
+        std::lock_guard lock(mutex);
+        stop = true;
+        cv.notify_all();
+    });
+    std::unique_lock lock(mutex);
+    if (limit.count() > 0)
+        cv.wait_for(lock, limit, [&] { return stop; });
+    else
+        cv.wait(lock, [&] { return stop; });
+    stopSignals.onStop({});
+}
+
+int cmdBroker(const QStringList &args, StopSignals &stopSignals)
+{
+    Flags f("broker", "Runs the embedded Kafka-protocol broker (in memory) until stopped.");
+    f.add("topic", "A topic to create (with its .dlq); repeatable.", "name");
+    f.add("partitions", "Partitions per topic.", "n", "4");
+    f.add("brokers", "Number of brokers in the embedded cluster.", "n", "1");
+    if (!f.parse(args))
+        return 0;
+    kafka::EmbeddedBrokerOptions options;
+    options.partitions = static_cast<int>(f.integer("partitions", 1, 10'000));
+    options.brokers = static_cast<int>(f.integer("brokers", 1, 16));
+    options.topics.clear();
+    for (const auto &topic : f.values("topic"))
+        options.topics.push_back(str(topic));
+    if (options.topics.empty())
+        options.topics.push_back("user-activity");
+    kafka::EmbeddedBroker broker(options);
+    std::printf("%s\n", broker.bootstrapServers().c_str());
+    std::fflush(stdout);
+    std::fprintf(stderr,
+                 "embedded broker at %s: %zu topic(s) with %d partitions each (+ .dlq); "
+                 "in memory, about 5 MB kept per partition; Ctrl-C stops it\n",
+                 broker.bootstrapServers().c_str(), options.topics.size(), options.partitions);
+    waitForStop(stopSignals, 0ms);
+    return 0;
+}
+
+int cmdCreateTopic(const QStringList &args, StopSignals &)
+{
+    Flags f("create-topic", "Creates a topic, or reports that it exists with enough partitions.");
+    f.addKafka();
+    f.addTopic();
+    f.add("partitions", "Number of partitions.", "n", "4");
+    f.add("replication", "Replication factor (-1: the broker's default).", "n", "-1");
+    if (!f.parse(args))
+        return 0;
+    const auto status = kafka::ensureTopic(f.kafka(), str(f.value("topic")),
+                                           static_cast<int>(f.integer("partitions", 1, 100'000)),
+                                           static_cast<int>(f.integer("replication", -1, 100)));
+    std::printf("topic %s %s with %d partitions\n", status.topic.c_str(),
+                status.created ? "created" : "exists", status.partitions);
+    return 0;
+}
+
+void addGeneratorFlags(Flags &f)
+{
+    f.add("users", "Size of the user population.", "n", "10000");
+    f.add("pages", "Size of the page catalogue (Zipf-like popularity).", "n", "200");
+    f.add("zipf", "Zipf exponent of page popularity.", "s", "1.1");
+    f.add("actions", "Action mix, name:weight pairs.", "mix",
+          "view:70,click:20,add_to_cart:6,purchase:4");
+    f.add("seed", "Random seed.", "n", "1");
+}
+
+GeneratorOptions generatorOptions(const Flags &f)
+{
+    GeneratorOptions g;
+    g.users = static_cast<int>(f.integer("users", 1, 1'000'000'000));
+    g.pages = static_cast<int>(f.integer("pages", 1, 10'000'000));
+    g.zipfExponent = f.number("zipf", 0.0);
+    g.seed = static_cast<std::uint64_t>(f.integer("seed", 0, INT64_MAX));
+    g.actions.clear();
+    for (const auto &item : f.value("actions").split(',', Qt::SkipEmptyParts)) {
+        const auto parts = item.split(':');
+        bool ok = parts.size() == 2;
+        const double weight = ok ? parts[1].toDouble(&ok) : 0;
+        if (!ok || parts[0].isEmpty())
+            throw UsageError{"--actions wants name:weight pairs like view:70,click:30, not '" +
+                             str(item) + "'"};
+        g.actions.emplace_back(str(parts[0]), weight);
+    }
+    try {
+        EventGenerator::check(g);
+    } catch (const std::invalid_argument &e) {
+        throw UsageError{e.what()};
+    }
+    return g;
+}
+
+int cmdSimulate(const QStringList &args, StopSignals &stopSignals)
+{
+    Flags f("simulate", "Produces simulated user-activity events to Kafka.");
+    f.addKafka();
+    f.addTopic();
+    f.add("rate", "Events per second (0: as fast as possible).", "n", "1000");
+    f.add("count", "Stop after this many events (0: no limit).", "n", "0");
+    f.add("duration", "Stop after this long (0: no limit), e.g. 30s.", "time", "0");
+    addGeneratorFlags(f);
+    f.add("quiet", "No progress lines.");
+    if (!f.parse(args))
+        return 0;
+    kafka::SimulatorOptions options;
+    options.topic = str(f.value("topic"));
+    options.rate = f.number("rate", 0.0);
+    options.count = f.integer("count", 0, INT64_MAX);
+    options.duration = f.duration("duration");
+    options.generator = generatorOptions(f);
+    options.progressInterval = 1s;
+    if (options.count == 0 && options.duration.count() == 0)
+        std::fprintf(stderr, "simulating until stopped (Ctrl-C); --count or --duration limit it\n");
+    kafka::Simulator simulator(f.kafka(), options);
+    stopSignals.onStop([&] { simulator.requestStop(); });
+    const bool quiet = f.isSet("quiet");
+    const auto stats = simulator.run([&](const kafka::SimulatorStats &s) {
+        if (!quiet)
+            std::fprintf(stderr, "sent %lld, acknowledged %lld, failed %lld\n",
+                         static_cast<long long>(s.sent), static_cast<long long>(s.acknowledged),
+                         static_cast<long long>(s.failed));
+    });
+    stopSignals.onStop({});
+    std::printf("sent %lld, acknowledged %lld, failed %lld\n", static_cast<long long>(stats.sent),
+                static_cast<long long>(stats.acknowledged), static_cast<long long>(stats.failed));
+    if (stats.failed > 0 || stats.acknowledged < stats.sent) {
+        std::fprintf(stderr, "simulate: %lld event(s) not acknowledged%s%s\n",
+                     static_cast<long long>(stats.sent - stats.acknowledged),
+                     stats.lastError.empty() ? "" : ": ", stats.lastError.c_str());
+        return 1;
+    }
+    return 0;
+}
+
+void addAggregatorFlags(Flags &f)
+{
+    f.add("group", "Kafka consumer group.", "name", "pulseboard-aggregator");
+    f.add("window", "Active-user window (up to 1h).", "time", "5m");
+    f.add("from", "Where a partition with no offset stored in Redis starts: earliest|latest.",
+          "where", "earliest");
+    f.add("event-time", "Event time: kafka (record timestamp) or payload (its timestamp field).",
+          "source", "kafka");
+    f.add("flush-interval", "Longest a micro-batch waits before its Redis write.", "time",
+          "100ms");
+    f.add("batch-events", "Most events in one micro-batch.", "n", "20000");
+    f.add("session-timeout", "Kafka group session timeout: how soon a dead member's partitions "
+                             "move on.",
+          "time", "6s");
+}
+
+AggregatorOptions aggregatorOptions(const Flags &f)
+{
+    AggregatorOptions o;
+    o.kafka = f.kafka();
+    o.topic = str(f.value("topic"));
+    o.group = str(f.value("group"));
+    o.redis = f.redis();
+    o.schema = f.schema();
+    o.aggregation.activeWindow = f.duration("window");
+    if (o.aggregation.activeWindow < 1s || o.aggregation.activeWindow > 1h)
+        throw UsageError{"--window must be between 1s and 1h"};
+    const auto from = f.value("from");
+    if (from != "earliest" && from != "latest")
+        throw UsageError{"--from wants earliest or latest, not '" + str(from) + "'"};
+    o.startFrom = from == "earliest" ? StartFrom::Earliest : StartFrom::Latest;
+    const auto time = f.value("event-time");
+    if (time != "kafka" && time != "payload")
+        throw UsageError{"--event-time wants kafka or payload, not '" + str(time) + "'"};
+    o.aggregation.timeSource =
+        time == "kafka" ? EventTimeSource::KafkaTimestamp : EventTimeSource::Payload;
+    o.flushInterval = f.duration("flush-interval");
+    if (o.flushInterval < 1ms || o.flushInterval > 10s)
+        throw UsageError{"--flush-interval must be between 1ms and 10s"};
+    o.maxBatchEvents = f.integer("batch-events", 1, 10'000'000);
+    o.sessionTimeout = f.duration("session-timeout");
+    if (o.sessionTimeout < 1s || o.sessionTimeout > 300s)
+        throw UsageError{"--session-timeout must be between 1s and 300s"};
+    return o;
+}
+
+int cmdAggregate(const QStringList &args, StopSignals &stopSignals)
+{
+    Flags f("aggregate", "Aggregates events from Kafka into Redis (one consumer-group member).");
+    f.addKafka();
+    f.addTopic();
+    f.addRedis();
+    addAggregatorFlags(f);
+    f.add("duration", "Stop after this long (0: run until stopped).", "time", "0");
+    f.add("idle-exit", "Stop when no event has arrived for this long (0: never).", "time", "0");
+    if (!f.parse(args))
+        return 0;
+    const auto options = aggregatorOptions(f);
+    RunLimits limits{f.duration("duration"), f.duration("idle-exit")};
+    Aggregator aggregator(options);
+    stopSignals.onStop([&] { aggregator.requestStop(); });
+    std::fprintf(stderr, "aggregating %s from %s (group %s) into Redis %s as %s\n",
+                 options.topic.c_str(), options.kafka.brokers.c_str(), options.group.c_str(),
+                 options.redis.toString().c_str(), aggregator.instanceId().c_str());
+    aggregator.run(limits);
+    stopSignals.onStop({});
+    const auto stats = aggregator.stats();
+    std::printf("aggregated %lld valid and %lld bad event(s) in %lld batch(es)\n",
+                static_cast<long long>(stats.validEvents),
+                static_cast<long long>(stats.invalidEvents), static_cast<long long>(stats.batches));
+    return 0;
+}
+
+redis::StatsOptions statsOptions(const Flags &f)
+{
+    redis::StatsOptions options;
+    options.schema = f.schema();
+    options.activeWindow = f.duration("window");
+    options.topPages = static_cast<int>(f.integer("top", 1, 10'000));
+    return options;
+}
+
+int cmdStats(const QStringList &args, StopSignals &)
+{
+    Flags f("stats", "Prints the current aggregates from Redis.");
+    f.addRedis();
+    f.add("window", "Active-user window to report.", "time", "5m");
+    f.add("top", "How many top pages.", "n", "10");
+    f.add("json", "One JSON object instead of text.");
+    f.add("user", "Also look up one user's events in the last hour.", "id");
+    if (!f.parse(args))
+        return 0;
+    redis::Connection connection(f.redis());
+    connection.connect();
+    redis::StatsReader reader(connection, statsOptions(f));
+    const auto now = nowMs();
+    const auto snapshot = reader.read(now);
+    std::optional<UserActivity> user;
+    if (f.isSet("user"))
+        user = reader.user(str(f.value("user")), now);
+    if (f.isSet("json")) {
+        auto o = jsonSnapshot(snapshot);
+        if (user) {
+            o["user"] = QJsonObject{{"user_id", QString::fromStdString(user->userId)},
+                                    {"events_last_hour", static_cast<qint64>(user->eventsLastHour)},
+                                    {"actions_last_hour", jsonCounts(user->actionsLastHour,
+                                                                     "action")}};
+        }
+        std::printf("%s\n", QJsonDocument(o).toJson(QJsonDocument::Compact).constData());
+        return 0;
+    }
+    printSnapshot(snapshot);
+    if (user) {
+        std::printf("user %s: %lld event(s) in the last hour\n", user->userId.c_str(),
+                    static_cast<long long>(user->eventsLastHour));
+        for (const auto &a : user->actionsLastHour)
+            std::printf("  %10lld  %s\n", static_cast<long long>(a.count), a.name.c_str());
+    }
+    return 0;
+}
+
+int cmdExport(const QStringList &args, StopSignals &)
+{
+    Flags f("export", "Writes the current aggregates to a CSV file (RFC 4180).");
+    f.addRedis();
+    f.add("window", "Active-user window to report.", "time", "5m");
+    f.add("top", "How many top pages.", "n", "10");
+    f.add("seconds", "Length of the events-per-second series.", "n", "3600");
+    f.add("out", "The CSV file to write.", "file");
+    if (!f.parse(args))
+        return 0;
+    if (!f.isSet("out") || f.value("out").isEmpty())
+        throw UsageError{"--out FILE.csv is required"};
+    redis::Connection connection(f.redis());
+    connection.connect();
+    auto options = statsOptions(f);
+    options.rateSeconds = static_cast<int>(f.integer("seconds", 1, 3600));
+    redis::StatsReader reader(connection, options);
+    const auto snapshot = reader.read(nowMs());
+    const std::filesystem::path out = str(f.value("out"));
+    auto temp = out;
+    temp += ".part";
+    {
+        std::ofstream file(temp, std::ios::binary | std::ios::trunc);
+        if (!file)
+            throw Error(ErrorKind::Fatal, "cannot write " + temp.string() +
+                                              ": check the directory exists and is writable");
+        writeSnapshotCsv(snapshot, file);
+        if (!file.flush())
+            throw Error(ErrorKind::Fatal, "writing " + temp.string() + " failed (disk full?)");
+    }
+    std::filesystem::rename(temp, out);
+    std::printf("wrote %s\n", out.string().c_str());
+    return 0;
+}
+
+int cmdDemo(const QStringList &args, StopSignals &stopSignals)
+{
+    Flags f("demo", "Embedded broker + embedded Redis + simulator + aggregator, with a stats "
+                    "line every second.");
+    f.add("duration", "Run this long (0: until Ctrl-C).", "time", "0");
+    f.add("rate", "Simulated events per second.", "n", "2000");
+    f.add("partitions", "Partitions of the embedded topic.", "n", "4");
+    f.add("window", "Active-user window.", "time", "5m");
+    addGeneratorFlags(f);
+    if (!f.parse(args))
+        return 0;
+    const auto duration = f.duration("duration");
+    EmbeddedStackOptions stackOptions;
+    stackOptions.broker.partitions = static_cast<int>(f.integer("partitions", 1, 1000));
+    EmbeddedStack stack(stackOptions);
+    std::fprintf(stderr, "embedded Kafka at %s, embedded Redis at %s\n",
+                 stack.kafkaSettings().brokers.c_str(), stack.redisEndpoint().toString().c_str());
+
+    AggregatorOptions aggOptions;
+    aggOptions.kafka = stack.kafkaSettings();
+    aggOptions.redis = stack.redisEndpoint();
+    aggOptions.aggregation.activeWindow = f.duration("window");
+    Aggregator aggregator(aggOptions);
+    kafka::SimulatorOptions simOptions;
+    simOptions.rate = f.number("rate", 0.0);
+    simOptions.generator = generatorOptions(f);
+    kafka::Simulator simulator(stack.kafkaSettings(), simOptions);
+
+    std::atomic<bool> failed{false};
+    std::string failure;
+    std::mutex failureMutex;
+    const auto guard = [&](auto &&body) {
+        return [&, body] {
+            try {
+                body();
+            } catch (const std::exception &e) {
+                std::lock_guard lock(failureMutex);
+                failure = e.what();
+                failed = true;
+            }
+        };
+    };
+    std::thread aggregatorThread(guard([&] { aggregator.run(); }));
+    std::thread simulatorThread(guard([&] { simulator.run(); }));
+
+    std::atomic<bool> stop{false};
+    stopSignals.onStop([&] { stop = true; });
+    redis::Connection connection(stack.redisEndpoint());
+    redis::StatsOptions statsOptions;
+    statsOptions.activeWindow = aggOptions.aggregation.activeWindow;
+    statsOptions.topPages = 3;
+    redis::StatsReader reader(connection, statsOptions);
+    const auto started = std::chrono::steady_clock::now();
+    auto next = started + 1s;
+    while (!stop && !failed &&
+           (duration.count() == 0 || std::chrono::steady_clock::now() - started < duration)) {
+        std::this_thread::sleep_until(std::min(next, started + (duration.count() ? duration
+                                                                                 : 24h * 365)));
+        next += 1s;
+        try {
+            const auto s = reader.read(nowMs());
+            const auto sim = simulator.stats();
+            std::string top;
+            for (const auto &p : s.topPagesAllTime)
+                top += (top.empty() ? "" : ", ") + p.name + " " + std::to_string(p.count);
+            std::printf("active users %lld | events %lld (%.0f/s) | bad %lld | lag %s | "
+                        "sent %lld | top: %s\n",
+                        static_cast<long long>(s.activeUsers),
+                        static_cast<long long>(s.eventsTotal), recentRate(s, 1),
+                        static_cast<long long>(s.badEventsTotal),
+                        s.consumerLag < 0 ? "?" : std::to_string(s.consumerLag).c_str(),
+                        static_cast<long long>(sim.sent), top.c_str());
+            std::fflush(stdout);
+        } catch (const Error &e) {
+            std::fprintf(stderr, "stats: %s\n", e.what());
+        }
+    }
+    stopSignals.onStop({});
+    simulator.requestStop();
+    simulatorThread.join();
+    aggregator.requestStop();
+    aggregatorThread.join();
+    if (failed) {
+        std::fprintf(stderr, "demo: %s\n", failure.c_str());
+        return 1;
+    }
+    const auto s = reader.read(nowMs());
+    std::printf("demo finished: %lld events aggregated, %lld active users\n",
+                static_cast<long long>(s.eventsTotal), static_cast<long long>(s.activeUsers));
+    return 0;
+}
+
+struct CommandInfo {
+    const char *name;
+    const char *summary;
+    int (*run)(const QStringList &, StopSignals &);
+};
+
+const std::vector<CommandInfo> &commands()
+{
+    static const std::vector<CommandInfo> list{
+        {"broker", "run the embedded Kafka-protocol broker", cmdBroker},
+        {"create-topic", "create a topic with N partitions", cmdCreateTopic},
+        {"simulate", "produce simulated events", cmdSimulate},
+        {"aggregate", "aggregate events from Kafka into Redis", cmdAggregate},
+        {"stats", "print the aggregates (--json for JSON)", cmdStats},
+        {"export", "write the aggregates to CSV", cmdExport},
+        {"demo", "everything embedded, with live numbers", cmdDemo},
+    };
+    return list;
+}
+
+} // namespace
+
+std::string usage()
+{
+    std::string text = "usage: pulseboard-cli COMMAND [flags]   (pulseboard-cli COMMAND --help)\n\n"
+                       "commands:\n";
+    for (const auto &c : commands()) {
+        std::string name = c.name;
+        name.resize(14, ' ');
+        text += "  " + name + c.summary + "\n";
+    }
+    return text;
+}
+
+int runCommand(const QStringList &args, StopSignals &stopSignals)
+{
+    const auto name = str(args[1]);
+    for (const auto &c : commands()) {
+        if (name != c.name)
+            continue;
+        try {
+            return c.run(args, stopSignals);
+        } catch (const UsageError &e) {
+            std::fprintf(stderr, "pulseboard-cli %s: %s (see pulseboard-cli %s --help)\n",
+                         c.name, e.message.c_str(), c.name);
+            return 2;
+        } catch (const Error &e) {
+            std::fprintf(stderr, "pulseboard-cli %s: %s\n", c.name, e.what());
+            return 1;
+        }
+    }
+    std::fprintf(stderr, "pulseboard-cli: unknown command '%s'\n\n%s", name.c_str(),
+                 usage().c_str());
+    return 2;
+}
+
+} // namespace pb::cli

@@ -1,0 +1,97 @@
+#include "batch.h"
+
+namespace pb {
+
+namespace {
+
+std::int64_t &counter(StringCounts &counts, std::string_view key)
+{
+    if (auto it = counts.find(key); it != counts.end())
+        return it->second;
+    return counts.emplace(std::string(key), 0).first->second;
+}
+
+void fill(FeedRing &feed, std::string_view raw, std::string_view source, std::int64_t offset,
+          std::int64_t timestampMs, std::string_view reason)
+{
+    auto &entry = feed.push();
+    entry.raw.assign(raw);
+    entry.source.assign(source);
+    entry.offset = offset;
+    entry.timestampMs = timestampMs;
+    entry.reason.assign(reason);
+}
+
+} // namespace
+
+FeedEntry &FeedRing::push()
+{
+    if (slots_.empty()) {
+        static thread_local FeedEntry discard;
+        return discard;
+    }
+    if (size_ < slots_.size())
+        return slots_[(head_ + size_++) % slots_.size()];
+    auto &slot = slots_[head_];
+    head_ = (head_ + 1) % slots_.size();
+    return slot;
+}
+
+const FeedEntry &FeedRing::operator[](std::size_t i) const
+{
+    return slots_[(head_ + i) % slots_.size()];
+}
+
+void BatchAggregate::addValid(const EventView &event, std::int64_t eventTimeMs, std::int64_t nowMs,
+                              std::string_view raw, std::string_view source, std::int64_t offset)
+{
+    ++validCount;
+    ++counter(pages, event.page);
+    ++counter(actions, event.action);
+    if (auto it = lastSeen.find(event.userId); it == lastSeen.end())
+        lastSeen.emplace(std::string(event.userId), eventTimeMs);
+    else if (eventTimeMs > it->second)
+        it->second = eventTimeMs;
+
+    if (eventTimeMs >= nowMs - bucketHistoryMs_) {
+        const auto second = floorDiv(eventTimeMs, 1000);
+        const auto minute = floorDiv(second, 60);
+        ++perSecond[second];
+        ++perMinute[minute];
+        ++counter(pagesByMinute[minute], event.page);
+        fieldScratch_.assign(event.action);
+        fieldScratch_ += kFieldSeparator;
+        fieldScratch_ += event.userId;
+        ++counter(userActionsByMinute[minute], fieldScratch_);
+    }
+
+    fill(feed, raw, source, offset, eventTimeMs, {});
+}
+
+void BatchAggregate::addInvalid(InvalidReason reason, std::string_view raw,
+                                std::string_view source, std::int64_t offset,
+                                std::int64_t timestampMs)
+{
+    ++invalidCount;
+    ++invalidByReason[static_cast<std::size_t>(reason)];
+    fill(badFeed, raw, source, offset, timestampMs, reasonName(reason));
+}
+
+void BatchAggregate::clear()
+{
+    validCount = 0;
+    invalidCount = 0;
+    // clear() keeps the buckets' memory: the next batch sees mostly the same keys.
+    pages.clear();
+    pagesByMinute.clear();
+    lastSeen.clear();
+    actions.clear();
+    userActionsByMinute.clear();
+    perSecond.clear();
+    perMinute.clear();
+    invalidByReason.fill(0);
+    feed.clear();
+    badFeed.clear();
+}
+
+} // namespace pb

@@ -1,0 +1,120 @@
+#pragma once
+// One micro-batch, pre-aggregated in memory: what the aggregator writes to Redis in one atomic
+// call. Per-event cost is a few hash-map updates; nothing here allocates per event once the
+// maps have seen a key. Not thread-safe. No I/O.
+
+#include "event.h"
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace pb {
+
+// Which clock an event's time comes from.
+enum class EventTimeSource {
+    KafkaTimestamp, // when the event entered Kafka (the default)
+    Payload,        // the payload "timestamp"; falls back to the Kafka timestamp when absent
+};
+
+struct AggregationOptions {
+    std::chrono::milliseconds activeWindow{std::chrono::minutes(5)};
+    EventTimeSource timeSource = EventTimeSource::KafkaTimestamp;
+    // Per-minute and per-second buckets cover this much history; older events still count in
+    // the all-time totals and in last-seen, not in buckets that would expire at once.
+    std::chrono::milliseconds bucketHistory{std::chrono::hours(1)};
+    std::size_t feedPerBatch = 50; // newest events (and bad events) kept for the live feed
+};
+
+// Heterogeneous lookup: find by string_view without building a std::string.
+struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept
+    {
+        return std::hash<std::string_view>{}(s);
+    }
+};
+using StringCounts = std::unordered_map<std::string, std::int64_t, StringHash, std::equal_to<>>;
+
+struct FeedEntry {
+    std::string raw;       // the payload, byte for byte
+    std::string source;    // "topic/partition"
+    std::int64_t offset = 0;
+    std::int64_t timestampMs = 0;
+    std::string reason;    // bad events only: reasonName()
+};
+
+// Separates the action and the user id in a per-user field; 0xFF never occurs in UTF-8.
+inline constexpr char kFieldSeparator = '\xff';
+
+// The newest `capacity` entries, oldest first; entries are reused so that a warm feed does not
+// allocate per event.
+class FeedRing {
+public:
+    explicit FeedRing(std::size_t capacity)
+        : slots_(capacity)
+    {
+    }
+    // A slot to overwrite with the newest entry (evicts the oldest when full).
+    FeedEntry &push();
+    std::size_t size() const { return size_; }
+    bool empty() const { return size_ == 0; }
+    const FeedEntry &operator[](std::size_t i) const; // 0 = oldest
+    void clear() { size_ = head_ = 0; }
+
+private:
+    std::vector<FeedEntry> slots_;
+    std::size_t head_ = 0; // index of the oldest entry
+    std::size_t size_ = 0;
+};
+
+class BatchAggregate {
+public:
+    explicit BatchAggregate(const AggregationOptions &options = {})
+        : feed(options.feedPerBatch)
+        , badFeed(options.feedPerBatch)
+        , bucketHistoryMs_(options.bucketHistory.count())
+    {
+    }
+
+    // nowMs decides which events are recent enough for the time buckets.
+    void addValid(const EventView &event, std::int64_t eventTimeMs, std::int64_t nowMs,
+                  std::string_view raw, std::string_view source, std::int64_t offset);
+    void addInvalid(InvalidReason reason, std::string_view raw, std::string_view source,
+                    std::int64_t offset, std::int64_t timestampMs);
+    void clear();
+
+    std::int64_t events() const { return validCount + invalidCount; }
+    bool empty() const { return events() == 0; }
+
+    std::int64_t validCount = 0;
+    std::int64_t invalidCount = 0;
+    StringCounts pages;                                 // all-time views per page
+    std::map<std::int64_t, StringCounts> pagesByMinute; // epoch minute -> page -> count
+    StringCounts lastSeen;                              // user -> newest event time (ms)
+    StringCounts actions;
+    std::map<std::int64_t, StringCounts> userActionsByMinute; // minute -> action\xffuser -> n
+    std::map<std::int64_t, std::int64_t> perSecond;           // epoch second -> count
+    std::map<std::int64_t, std::int64_t> perMinute;           // epoch minute -> count
+    std::array<std::int64_t, kInvalidReasonCount> invalidByReason{};
+    FeedRing feed;
+    FeedRing badFeed;
+
+private:
+    std::int64_t bucketHistoryMs_;
+    std::string fieldScratch_;
+};
+
+// Floor division for epoch arithmetic (times before 1970 stay in the right bucket).
+constexpr std::int64_t floorDiv(std::int64_t a, std::int64_t b)
+{
+    return a / b - ((a % b != 0) && ((a < 0) != (b < 0)) ? 1 : 0);
+}
+
+} // namespace pb

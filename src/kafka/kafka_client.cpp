@@ -1,0 +1,186 @@
+#include "kafka_client.h"
+
+#include <array>
+
+namespace pb::kafka {
+
+std::pair<std::string, std::string> parseProperty(std::string_view text)
+{
+    const auto eq = text.find('=');
+    if (eq == std::string_view::npos || eq == 0)
+        throw Error(ErrorKind::Fatal, "bad Kafka property '" + std::string(text) +
+                                          "': expected key=value, e.g. security.protocol=SASL_SSL");
+    return {std::string(text.substr(0, eq)), std::string(text.substr(eq + 1))};
+}
+
+namespace {
+
+void setProperty(rd_kafka_conf_t *conf, const std::string &key, const std::string &value)
+{
+    std::array<char, 512> errstr{};
+    if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), errstr.data(), errstr.size()) !=
+        RD_KAFKA_CONF_OK)
+        throw Error(ErrorKind::Fatal,
+                    "Kafka setting " + key + " rejected: " + std::string(errstr.data()));
+}
+
+void onClientError(rd_kafka_t *, int err, const char *reason, void *opaque)
+{
+    if (auto *tracker = static_cast<ErrorTracker *>(opaque))
+        tracker->record(err, reason);
+}
+
+} // namespace
+
+ConfPtr makeConf(const KafkaSettings &settings,
+                 const std::vector<std::pair<std::string, std::string>> &overrides)
+{
+    if (settings.brokers.empty())
+        throw Error(ErrorKind::Fatal, "no Kafka bootstrap servers given: pass --brokers host:port");
+    ConfPtr conf(rd_kafka_conf_new());
+    setProperty(conf.get(), "bootstrap.servers", settings.brokers);
+    setProperty(conf.get(), "client.id", "pulseboard");
+    // A broker that never answers must not hang us: fail sockets and requests in seconds.
+    setProperty(conf.get(), "socket.connection.setup.timeout.ms", "5000");
+    setProperty(conf.get(), "reconnect.backoff.max.ms", "2000");
+    setProperty(conf.get(), "log_level", "3"); // errors only; we report the rest ourselves
+    for (const auto &[key, value] : settings.properties)
+        setProperty(conf.get(), key, value);
+    for (const auto &[key, value] : overrides)
+        setProperty(conf.get(), key, value);
+    return conf;
+}
+
+bool isRetriable(rd_kafka_resp_err_t err)
+{
+    switch (err) {
+    case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+    case RD_KAFKA_RESP_ERR__FATAL:
+    case RD_KAFKA_RESP_ERR__INVALID_ARG:
+    case RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE:
+    case RD_KAFKA_RESP_ERR__SSL:
+    case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_INVALID_CONFIG:
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+    case RD_KAFKA_RESP_ERR_INVALID_PARTITIONS:
+    case RD_KAFKA_RESP_ERR_INVALID_REPLICATION_FACTOR:
+    case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
+        return false;
+    default:
+        return true;
+    }
+}
+
+pb::Error kafkaError(rd_kafka_resp_err_t err, std::string_view context)
+{
+    std::string message(context);
+    message += ": ";
+    message += rd_kafka_err2str(err);
+    switch (err) {
+    case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+    case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
+        message += " (check the SASL mechanism, username and password)";
+        break;
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED:
+        message += " (the Kafka user lacks an ACL for this topic or group)";
+        break;
+    case RD_KAFKA_RESP_ERR__SSL:
+        message += " (check the SSL CA file and that the broker speaks SSL on this port)";
+        break;
+    default:
+        break;
+    }
+    return {isRetriable(err) ? ErrorKind::Retriable : ErrorKind::Fatal, message};
+}
+
+pb::Error kafkaError(const rd_kafka_error_t *err, std::string_view context)
+{
+    const auto code = rd_kafka_error_code(err);
+    std::string message(context);
+    message += ": ";
+    message += rd_kafka_error_string(err);
+    const bool retriable = !rd_kafka_error_is_fatal(err) && isRetriable(code);
+    return {retriable ? ErrorKind::Retriable : ErrorKind::Fatal, message};
+}
+
+void ErrorTracker::record(int err, const char *reason)
+{
+    const auto code = static_cast<rd_kafka_resp_err_t>(err);
+    // Transport errors to single brokers are routine while a cluster starts; keep the most
+    // telling reason (an authentication failure beats a refused connection).
+    if (lastError == RD_KAFKA_RESP_ERR__AUTHENTICATION &&
+        code != RD_KAFKA_RESP_ERR__AUTHENTICATION && code != RD_KAFKA_RESP_ERR__FATAL)
+        return;
+    lastError = code;
+    lastReason = reason ? reason : "";
+    if (code == RD_KAFKA_RESP_ERR__FATAL)
+        fatal = true;
+}
+
+void installErrorTracker(rd_kafka_conf_t *conf, ErrorTracker *tracker)
+{
+    rd_kafka_conf_set_opaque(conf, tracker);
+    rd_kafka_conf_set_error_cb(conf, &onClientError);
+}
+
+const TopicMetadata *ClusterMetadata::find(std::string_view topic) const
+{
+    for (const auto &t : topics)
+        if (t.name == topic)
+            return &t;
+    return nullptr;
+}
+
+ClusterMetadata probe(rd_kafka_t *rk, const KafkaSettings &settings,
+                      std::chrono::milliseconds timeout, const ErrorTracker *tracker)
+{
+    const rd_kafka_metadata_t *raw = nullptr;
+    // all_topics=1: asking for one topic by name would auto-create it on some brokers.
+    const auto err = rd_kafka_metadata(rk, 1, nullptr, &raw, static_cast<int>(timeout.count()));
+    MetadataPtr md(raw);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (tracker && rd_kafka_type(rk) == RD_KAFKA_PRODUCER)
+            rd_kafka_poll(rk, 0); // serve error_cb so the tracker holds the reason
+        std::string why = rd_kafka_err2str(err);
+        auto kind = ErrorKind::Retriable;
+        if (tracker && tracker->lastError != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            why = tracker->lastReason;
+            if (!isRetriable(tracker->lastError) || tracker->fatal)
+                kind = ErrorKind::Fatal;
+        }
+        throw Error(kind, "cannot reach Kafka at " + settings.brokers + " within " +
+                              std::to_string(timeout.count()) + " ms (" + why +
+                              "): check that a broker runs there and the --brokers address, "
+                              "port and security settings are right");
+    }
+    ClusterMetadata result;
+    result.brokers = md->broker_cnt;
+    for (int i = 0; i < md->topic_cnt; ++i) {
+        const auto &t = md->topics[i];
+        if (t.err != RD_KAFKA_RESP_ERR_NO_ERROR)
+            continue;
+        result.topics.push_back({t.topic, t.partition_cnt});
+    }
+    return result;
+}
+
+ClusterMetadata probeBrokers(const KafkaSettings &settings, std::chrono::milliseconds timeout)
+{
+    ErrorTracker tracker;
+    auto conf = makeConf(settings);
+    installErrorTracker(conf.get(), &tracker);
+    std::array<char, 512> errstr{};
+    HandlePtr rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), errstr.data(), errstr.size()));
+    if (!rk)
+        throw Error(ErrorKind::Fatal, "cannot create a Kafka client: " + std::string(errstr.data()));
+    (void)conf.release(); // rd_kafka_new took ownership
+    return probe(rk.get(), settings, timeout, &tracker);
+}
+
+} // namespace pb::kafka

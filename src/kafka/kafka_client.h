@@ -1,0 +1,66 @@
+#pragma once
+// What every Kafka client of ours shares: settings, configuration, error translation and the
+// reachability probe that turns "librdkafka retries forever" into a clear error within seconds.
+
+#include "core/error.h"
+#include "rdkafka_handles.h"
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace pb::kafka {
+
+struct KafkaSettings {
+    std::string brokers = "localhost:9092"; // bootstrap.servers
+    // Passed through to librdkafka as they are: security.protocol, sasl.mechanism,
+    // sasl.username, sasl.password, ssl.ca.location, ...
+    std::vector<std::pair<std::string, std::string>> properties;
+};
+
+// "key=value" -> pair; throws a Fatal Error naming the expected form.
+std::pair<std::string, std::string> parseProperty(std::string_view text);
+
+// Builds a configuration from settings plus client-specific overrides (applied last).
+// Throws a Fatal Error naming the property librdkafka rejected.
+ConfPtr makeConf(const KafkaSettings &settings,
+                 const std::vector<std::pair<std::string, std::string>> &overrides = {});
+
+// The one translation of librdkafka error codes into pb::Error.
+pb::Error kafkaError(rd_kafka_resp_err_t err, std::string_view context);
+pb::Error kafkaError(const rd_kafka_error_t *err, std::string_view context);
+bool isRetriable(rd_kafka_resp_err_t err);
+
+// Remembers the last client-level error librdkafka reported through error_cb (all brokers down,
+// authentication failure, ...) so a failed probe can say why. Install with installErrorTracker.
+struct ErrorTracker {
+    rd_kafka_resp_err_t lastError = RD_KAFKA_RESP_ERR_NO_ERROR;
+    std::string lastReason;
+    bool fatal = false;
+
+    void record(int err, const char *reason);
+};
+void installErrorTracker(rd_kafka_conf_t *conf, ErrorTracker *tracker);
+
+struct TopicMetadata {
+    std::string name;
+    int partitions = 0;
+};
+struct ClusterMetadata {
+    int brokers = 0;
+    std::vector<TopicMetadata> topics;
+    const TopicMetadata *find(std::string_view topic) const;
+};
+
+// A metadata request with a deadline: proves the brokers answer. Throws a Retriable Error that
+// names the bootstrap servers and what to check when they do not answer in time.
+ClusterMetadata probe(rd_kafka_t *rk, const KafkaSettings &settings,
+                      std::chrono::milliseconds timeout, const ErrorTracker *tracker = nullptr);
+
+// Creates a short-lived client just to run probe(): the GUI's "Test connection".
+ClusterMetadata probeBrokers(const KafkaSettings &settings, std::chrono::milliseconds timeout);
+
+} // namespace pb::kafka

@@ -1,0 +1,476 @@
+#include "aggregator.h"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <thread>
+#include <unistd.h>
+
+namespace pb {
+
+namespace {
+
+std::int64_t wallMs()
+{
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+std::string defaultInstanceId()
+{
+    static std::atomic<int> counter{0};
+    std::array<char, 256> host{};
+    if (gethostname(host.data(), host.size() - 1) != 0)
+        host[0] = '\0';
+    return std::string(host.data()) + ":" + std::to_string(getpid()) + ":" +
+           std::to_string(++counter);
+}
+
+// A minimal JSON string escaper for the heartbeat document.
+std::string jsonString(std::string_view text)
+{
+    std::string out = "\"";
+    for (const char c : text) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (static_cast<unsigned char>(c) < 0x20) {
+            out += ' ';
+        } else {
+            out += c;
+        }
+    }
+    out += '"';
+    return out;
+}
+
+} // namespace
+
+Aggregator::Aggregator(AggregatorOptions options)
+    : options_(std::move(options))
+    , redis_(options_.redis, redis::ConnectionOptions{std::chrono::milliseconds(2000),
+                                                      std::chrono::milliseconds(5000)})
+    , writer_(redis_, options_.schema, options_.aggregation)
+    , batch_(options_.aggregation)
+{
+    if (options_.topic.empty())
+        throw Error(ErrorKind::Fatal, "the topic name is empty: pass --topic NAME");
+    if (options_.group.empty())
+        throw Error(ErrorKind::Fatal, "the consumer group is empty: pass --group NAME");
+    if (options_.aggregation.activeWindow <= std::chrono::milliseconds(0) ||
+        options_.aggregation.activeWindow > redis::kHistory)
+        throw Error(ErrorKind::Fatal, "the active-user window must be between 1 s and 1 h");
+    if (options_.instanceId.empty())
+        options_.instanceId = defaultInstanceId();
+    if (options_.deadLetterTopic.empty())
+        options_.deadLetterTopic = options_.topic + ".dlq";
+    startedMs_ = wallMs();
+
+    // Redis first: it is the source of truth, and its errors are the most common set-up slip.
+    redis_.connect();
+    writer_.loadFunctions();
+
+    auto conf = kafka::makeConf(
+        options_.kafka,
+        {
+            {"group.id", options_.group},
+            {"client.id", "pulseboard-aggregator"},
+            {"enable.auto.commit", "false"},
+            {"enable.auto.offset.store", "false"},
+            {"enable.partition.eof", "false"},
+            {"auto.offset.reset", options_.startFrom == StartFrom::Earliest ? "earliest" : "latest"},
+            {"session.timeout.ms", std::to_string(options_.sessionTimeout.count())},
+            {"heartbeat.interval.ms",
+             std::to_string(std::max<std::int64_t>(options_.sessionTimeout.count() / 4, 100))},
+            {"fetch.wait.max.ms", "50"},
+            {"fetch.error.backoff.ms", "100"},
+        });
+    rd_kafka_conf_set_rebalance_cb(conf.get(), &Aggregator::onRebalance);
+    // The rebalance callback needs `this`, so the client opaque is the aggregator and its error
+    // callback feeds the tracker itself.
+    rd_kafka_conf_set_opaque(conf.get(), this);
+    rd_kafka_conf_set_error_cb(conf.get(), [](rd_kafka_t *, int err, const char *reason,
+                                              void *opaque) {
+        auto *self = static_cast<Aggregator *>(opaque);
+        self->tracker_.record(err, reason);
+        if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+            std::lock_guard lock(self->statsMutex_);
+            self->stats_.kafkaUp = false;
+            self->stats_.lastError = "Kafka: " + self->tracker_.lastReason;
+        }
+    });
+    std::array<char, 512> errstr{};
+    consumer_.reset(rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), errstr.data(), errstr.size()));
+    if (!consumer_)
+        throw Error(ErrorKind::Fatal, "aggregator: " + std::string(errstr.data()));
+    (void)conf.release();
+    rd_kafka_poll_set_consumer(consumer_.get());
+
+    const auto metadata = kafka::probe(consumer_.get(), options_.kafka, options_.connectTimeout,
+                                       &tracker_);
+    if (!metadata.find(options_.topic))
+        throw Error(ErrorKind::Fatal,
+                    "topic " + options_.topic + " does not exist at " + options_.kafka.brokers +
+                        ": create it (pulseboard-cli create-topic) or check --topic");
+    deadLetters_ = std::make_unique<kafka::DeadLetterProducer>(options_.kafka,
+                                                              options_.deadLetterTopic);
+    std::lock_guard lock(statsMutex_);
+    stats_.redisUp = true;
+    stats_.kafkaUp = true;
+}
+
+Aggregator::~Aggregator() = default;
+
+AggregatorStats Aggregator::stats() const
+{
+    std::lock_guard lock(statsMutex_);
+    return stats_;
+}
+
+void Aggregator::setError(const std::string &message, bool redisDown)
+{
+    std::lock_guard lock(statsMutex_);
+    stats_.lastError = message;
+    if (redisDown) {
+        stats_.redisUp = false;
+        ++stats_.redisFailures;
+    }
+}
+
+std::int64_t Aggregator::startOffset(std::int64_t stored) const
+{
+    if (stored != redis::kNoOffset)
+        return stored;
+    return options_.startFrom == StartFrom::Earliest ? RD_KAFKA_OFFSET_BEGINNING
+                                                     : RD_KAFKA_OFFSET_END;
+}
+
+void Aggregator::onRebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                             rd_kafka_topic_partition_list_t *partitions, void *opaque)
+{
+    auto *self = static_cast<Aggregator *>(opaque);
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        self->assign(partitions);
+    } else {
+        self->revoke();
+        rd_kafka_assign(rk, nullptr);
+    }
+}
+
+void Aggregator::assign(rd_kafka_topic_partition_list_t *list)
+{
+    std::vector<int> ids;
+    for (int i = 0; i < list->cnt; ++i)
+        ids.push_back(list->elems[i].partition);
+    // Where to start is in Redis; without it we cannot start correctly, so wait for it.
+    std::vector<std::int64_t> stored;
+    for (;;) {
+        try {
+            stored = writer_.storedOffsets(options_.topic, ids);
+            break;
+        } catch (const Error &e) {
+            if (!e.retriable() || stop_.load())
+                throw;
+            setError("Redis: " + std::string(e.what()) + " (retrying)", true);
+            backOff();
+        }
+    }
+    partitions_.clear();
+    for (int i = 0; i < list->cnt; ++i) {
+        auto &elem = list->elems[i];
+        auto &state = partitions_[elem.partition];
+        state.source = redis::partitionField(options_.topic, elem.partition);
+        state.stored = stored[static_cast<std::size_t>(i)];
+        elem.offset = startOffset(state.stored);
+    }
+    rd_kafka_assign(consumer_.get(), list);
+}
+
+void Aggregator::revoke()
+{
+    // Give up the partitions only after the batch in hand is in Redis (or safely dropped: the
+    // next owner re-reads from the offsets stored there).
+    if (flushing_)
+        batchAbandoned_ = true;
+    else
+        flush();
+    batch_.clear();
+    partitions_.clear();
+}
+
+void Aggregator::handle(const rd_kafka_message_t *msg)
+{
+    if (msg->err) {
+        if (msg->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
+            // The stored offset is gone from Kafka (retention): remember to count the gap.
+            if (auto it = partitions_.find(msg->partition); it != partitions_.end())
+                it->second.resetPending = true;
+        }
+        const auto error = kafka::kafkaError(msg->err, "Kafka");
+        setError(std::string(error.what()) +
+                     (msg->payload ? ": " + std::string(static_cast<const char *>(msg->payload),
+                                                        msg->len)
+                                   : std::string()),
+                 false);
+        if (!error.retriable() || rd_kafka_fatal_error(consumer_.get(), nullptr, 0))
+            throw error;
+        return;
+    }
+    auto it = partitions_.find(msg->partition);
+    if (it == partitions_.end())
+        return; // not ours any more (a message that raced a revoke)
+    auto &state = it->second;
+    if (msg->offset < state.next)
+        return; // already in this batch
+    if (state.next < 0 && state.resetPending && state.stored != redis::kNoOffset &&
+        msg->offset > state.stored) {
+        state.lostPending = msg->offset - state.stored;
+    }
+    state.resetPending = false;
+    if (batch_.empty())
+        batchStarted_ = std::chrono::steady_clock::now();
+    state.next = msg->offset + 1;
+
+    const std::string_view payload(static_cast<const char *>(msg->payload), msg->len);
+    rd_kafka_timestamp_type_t tsType;
+    std::int64_t timestamp = rd_kafka_message_timestamp(msg, &tsType);
+    const auto now = wallMs();
+    if (timestamp < 0)
+        timestamp = now;
+    const auto result = validator_.validate(payload);
+    if (!result.ok()) {
+        const auto reason = *result.error;
+        batch_.addInvalid(reason, payload, state.source, msg->offset, timestamp);
+        deadLetters_->forward(payload,
+                              {static_cast<const char *>(msg->key), msg->key ? msg->key_len : 0},
+                              reasonName(reason), state.source, msg->offset);
+        return;
+    }
+    if (options_.aggregation.timeSource == EventTimeSource::Payload && result.event.timestampMs)
+        timestamp = *result.event.timestampMs;
+    batch_.addValid(result.event, timestamp, now, payload, state.source, msg->offset);
+}
+
+bool Aggregator::flush()
+{
+    if (batch_.empty())
+        return true;
+    flushing_ = true;
+    batchAbandoned_ = false;
+    std::vector<redis::PartitionCommit> commits;
+    std::int64_t lost = 0;
+    for (const auto &[partition, state] : partitions_) {
+        if (state.next < 0)
+            continue;
+        commits.push_back({options_.topic, partition, state.stored, state.next});
+        lost += state.lostPending;
+    }
+
+    bool applied = false;
+    std::map<int, std::int64_t> storedNow;
+    if (!deadLetters_->settle(std::chrono::seconds(10))) {
+        setError("dead-letter topic " + options_.deadLetterTopic +
+                     " did not acknowledge: " + deadLetters_->lastError() +
+                     " (re-reading the batch)",
+                 false);
+    } else {
+        try {
+            const auto result = writer_.apply(batch_, commits, lost, wallMs());
+            applied = result.applied;
+            for (const auto &m : result.mismatches)
+                storedNow[m.partition] = m.stored;
+            std::lock_guard lock(statsMutex_);
+            stats_.redisUp = true;
+        } catch (const Error &e) {
+            if (!e.retriable())
+                throw;
+            setError("Redis: " + std::string(e.what()) + " (re-reading the batch)", true);
+        }
+    }
+    flushing_ = false;
+
+    if (applied && !batchAbandoned_) {
+        kafka::PartitionListPtr commitList(rd_kafka_topic_partition_list_new(
+            static_cast<int>(commits.size())));
+        for (auto &[partition, state] : partitions_) {
+            if (state.next < 0)
+                continue;
+            state.stored = state.next;
+            state.next = -1;
+            state.lostPending = 0;
+            rd_kafka_topic_partition_list_add(commitList.get(), options_.topic.c_str(), partition)
+                ->offset = state.stored;
+        }
+        // For lag tools only: Redis holds the offsets that count.
+        rd_kafka_commit(consumer_.get(), commitList.get(), 1);
+        const auto now = std::chrono::steady_clock::now();
+        std::lock_guard lock(statsMutex_);
+        stats_.validEvents += batch_.validCount;
+        stats_.invalidEvents += batch_.invalidCount;
+        stats_.lostEvents += lost;
+        ++stats_.batches;
+        if (stats_.firstAccounted == std::chrono::steady_clock::time_point{})
+            stats_.firstAccounted = batchStarted_;
+        stats_.lastAccounted = now;
+        batch_.clear();
+        backoff_ = std::chrono::milliseconds(0);
+        return true;
+    }
+    if (!batchAbandoned_)
+        rewind(storedNow);
+    batch_.clear();
+    return false;
+}
+
+void Aggregator::rewind(const std::map<int, std::int64_t> &storedNow)
+{
+    // Drop the batch and read it again from what Redis holds: mismatched partitions from the
+    // stored offset, the others from where this batch started.
+    std::map<int, std::int64_t> targets;
+    for (auto &[partition, state] : partitions_) {
+        if (auto it = storedNow.find(partition); it != storedNow.end())
+            state.stored = it->second;
+        if (state.next >= 0 || storedNow.count(partition))
+            targets[partition] = startOffset(state.stored);
+        state.next = -1;
+        state.lostPending = 0;
+    }
+    {
+        std::lock_guard lock(statsMutex_);
+        ++stats_.rewinds;
+    }
+    seek(targets);
+    if (storedNow.empty())
+        backOff(); // an outage, not a race: give the other side time
+}
+
+void Aggregator::seek(const std::map<int, std::int64_t> &targets)
+{
+    if (targets.empty())
+        return;
+    kafka::PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(targets.size())));
+    for (const auto &[partition, offset] : targets)
+        rd_kafka_topic_partition_list_add(list.get(), options_.topic.c_str(), partition)->offset =
+            offset;
+    kafka::ErrorPtr error(rd_kafka_seek_partitions(consumer_.get(), list.get(), 5000));
+    if (error)
+        throw kafka::kafkaError(error.get(), "re-reading partitions of " + options_.topic);
+    for (int i = 0; i < list->cnt; ++i)
+        if (list->elems[i].err)
+            throw kafka::kafkaError(list->elems[i].err, "re-reading " + options_.topic + "/" +
+                                                            std::to_string(list->elems[i].partition));
+}
+
+void Aggregator::backOff()
+{
+    backoff_ = std::clamp(backoff_ * 2, std::chrono::milliseconds(100), options_.maxBackoff);
+    const auto until = std::chrono::steady_clock::now() + backoff_;
+    while (!stop_.load() && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+}
+
+void Aggregator::beat()
+{
+    std::vector<PartitionHealth> health;
+    std::string json = "{\"id\":" + jsonString(options_.instanceId) +
+                       ",\"host\":" + jsonString(options_.instanceId.substr(
+                                          0, options_.instanceId.find(':'))) +
+                       ",\"group\":" + jsonString(options_.group) +
+                       ",\"pid\":" + std::to_string(getpid()) +
+                       ",\"started_ms\":" + std::to_string(startedMs_) +
+                       ",\"beat_ms\":" + std::to_string(wallMs());
+    {
+        std::lock_guard lock(statsMutex_);
+        json += ",\"events\":" + std::to_string(stats_.validEvents + stats_.invalidEvents);
+    }
+    json += ",\"partitions\":[";
+    bool first = true;
+    for (auto &[partition, state] : partitions_) {
+        std::int64_t low = -1;
+        std::int64_t high = -1;
+        if (rd_kafka_get_watermark_offsets(consumer_.get(), options_.topic.c_str(), partition,
+                                           &low, &high) == RD_KAFKA_RESP_ERR_NO_ERROR)
+            state.highWatermark = high;
+        const auto next = state.stored;
+        std::int64_t lag = -1;
+        if (state.highWatermark >= 0)
+            lag = std::max<std::int64_t>(0, state.highWatermark - std::max<std::int64_t>(next, low));
+        health.push_back({options_.topic, partition, next, state.highWatermark, lag});
+        json += std::string(first ? "" : ",") + "{\"topic\":" + jsonString(options_.topic) +
+                ",\"partition\":" + std::to_string(partition) + ",\"next\":" +
+                std::to_string(next) + ",\"high\":" + std::to_string(state.highWatermark) +
+                ",\"lag\":" + std::to_string(lag) + "}";
+        first = false;
+    }
+    json += "]}";
+    {
+        std::lock_guard lock(statsMutex_);
+        stats_.partitions = health;
+    }
+    try {
+        writer_.beat(options_.instanceId, json, wallMs());
+        std::lock_guard lock(statsMutex_);
+        stats_.redisUp = true;
+    } catch (const Error &e) {
+        if (!e.retriable())
+            throw;
+        setError("Redis: " + std::string(e.what()), true);
+    }
+}
+
+void Aggregator::run(RunLimits limits)
+{
+    using Clock = std::chrono::steady_clock;
+    kafka::PartitionListPtr subscription(rd_kafka_topic_partition_list_new(1));
+    rd_kafka_topic_partition_list_add(subscription.get(), options_.topic.c_str(),
+                                      RD_KAFKA_PARTITION_UA);
+    if (const auto err = rd_kafka_subscribe(consumer_.get(), subscription.get()))
+        throw kafka::kafkaError(err, "subscribing to " + options_.topic);
+
+    const auto started = Clock::now();
+    auto lastEvent = started;
+    nextBeat_ = started;
+    while (!stop_.load(std::memory_order_relaxed)) {
+        const auto now = Clock::now();
+        if (limits.duration.count() > 0 && now - started >= limits.duration)
+            break;
+        if (limits.idleExit.count() > 0 && batch_.empty() && now - lastEvent >= limits.idleExit)
+            break;
+        if (now >= nextBeat_) {
+            beat();
+            nextBeat_ = now + options_.heartbeatInterval;
+        }
+        auto wait = std::chrono::milliseconds(100);
+        if (!batch_.empty())
+            wait = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  batchStarted_ + options_.flushInterval - now),
+                              std::chrono::milliseconds(0), wait);
+        kafka::MessagePtr msg(rd_kafka_consumer_poll(consumer_.get(), static_cast<int>(wait.count())));
+        // Drain what is already fetched without waiting, up to the batch limit.
+        while (msg) {
+            handle(msg.get());
+            if (!msg->err)
+                lastEvent = Clock::now();
+            if (batch_.events() >= options_.maxBatchEvents)
+                break;
+            msg.reset(rd_kafka_consumer_poll(consumer_.get(), 0));
+        }
+        if (!batch_.empty() && (batch_.events() >= options_.maxBatchEvents ||
+                                Clock::now() - batchStarted_ >= options_.flushInterval))
+            flush();
+        if (tracker_.fatal)
+            throw Error(ErrorKind::Fatal, "Kafka: " + tracker_.lastReason);
+    }
+
+    // Clean stop: the batch in hand goes to Redis, then we leave the group.
+    flush();
+    try {
+        writer_.leave(options_.instanceId);
+    } catch (const Error &e) {
+        setError("Redis: " + std::string(e.what()), e.retriable());
+    }
+    rd_kafka_consumer_close(consumer_.get());
+}
+
+} // namespace pb

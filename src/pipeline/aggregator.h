@@ -1,0 +1,130 @@
+#pragma once
+// One member of the aggregator consumer group: Kafka -> validation -> micro-batch ->
+// one atomic Redis write per batch with each partition's next offset (exactly once).
+// run() blocks on the calling thread, which also polls librdkafka; requestStop() and stats()
+// are thread-safe.
+
+#include "core/batch.h"
+#include "core/event.h"
+#include "core/snapshot.h"
+#include "kafka/dead_letter_producer.h"
+#include "kafka/kafka_client.h"
+#include "redis/batch_writer.h"
+#include "redis/redis_connection.h"
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pb {
+
+// Where a partition with no offset stored in Redis starts.
+enum class StartFrom { Earliest, Latest };
+
+struct AggregatorOptions {
+    kafka::KafkaSettings kafka;
+    std::string topic = "user-activity";
+    std::string group = "pulseboard-aggregator";
+    std::string deadLetterTopic; // empty: "<topic>.dlq"
+    redis::Endpoint redis;
+    redis::Schema schema;
+    AggregationOptions aggregation;
+    StartFrom startFrom = StartFrom::Earliest;
+    std::chrono::milliseconds flushInterval{100};
+    std::int64_t maxBatchEvents = 20'000;
+    // A dead member's partitions move on after this; librdkafka's 45 s default is too slow.
+    std::chrono::milliseconds sessionTimeout{6000};
+    std::chrono::milliseconds heartbeatInterval{1000};
+    std::chrono::milliseconds connectTimeout{std::chrono::seconds(10)};
+    std::chrono::milliseconds maxBackoff{std::chrono::seconds(5)};
+    std::string instanceId; // empty: host:pid:n
+};
+
+struct RunLimits {
+    std::chrono::milliseconds duration{0}; // stop after this long; 0: no limit
+    std::chrono::milliseconds idleExit{0}; // stop when no event came for this long; 0: never
+};
+
+struct AggregatorStats {
+    std::int64_t validEvents = 0;   // accounted in Redis
+    std::int64_t invalidEvents = 0; // accounted in Redis and forwarded to the DLQ
+    std::int64_t batches = 0;
+    std::int64_t rewinds = 0;       // batches dropped and re-read (offset mismatch, outage)
+    std::int64_t redisFailures = 0;
+    std::int64_t lostEvents = 0;    // offsets Kafka no longer had (retention)
+    bool redisUp = false;
+    bool kafkaUp = false;
+    std::string lastError;
+    std::vector<PartitionHealth> partitions;
+    // Steady-clock times of the first and last accounted event (for throughput figures).
+    std::chrono::steady_clock::time_point firstAccounted{};
+    std::chrono::steady_clock::time_point lastAccounted{};
+};
+
+class Aggregator {
+public:
+    // Connects to Kafka (metadata probe) and Redis (PING, functions loaded); throws pb::Error
+    // with what to do when either is unreachable or refuses.
+    explicit Aggregator(AggregatorOptions options);
+    ~Aggregator();
+    Aggregator(const Aggregator &) = delete;
+    Aggregator &operator=(const Aggregator &) = delete;
+
+    // Consumes until requestStop() or a limit; flushes the batch in hand and leaves the group
+    // cleanly before returning. Throws pb::Error on a fatal error.
+    void run(RunLimits limits = {});
+    void requestStop() { stop_.store(true, std::memory_order_relaxed); }
+    AggregatorStats stats() const;
+    const std::string &instanceId() const { return options_.instanceId; }
+
+private:
+    struct PartitionState {
+        std::string source;             // "topic/partition"
+        std::int64_t stored = redis::kNoOffset; // what Redis holds: where this batch starts
+        std::int64_t next = -1;         // after the last message in the batch; -1: none yet
+        bool resetPending = false;      // Kafka reset the position (retention): count the gap
+        std::int64_t lostPending = 0;
+        std::int64_t highWatermark = -1;
+    };
+
+    static void onRebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                            rd_kafka_topic_partition_list_t *partitions, void *opaque);
+    void assign(rd_kafka_topic_partition_list_t *partitions);
+    void revoke();
+    void handle(const rd_kafka_message_t *msg);
+    bool flush();
+    void rewind(const std::map<int, std::int64_t> &storedNow);
+    void seek(const std::map<int, std::int64_t> &targets);
+    void beat();
+    void backOff();
+    void setError(const std::string &message, bool redisDown);
+    std::int64_t startOffset(std::int64_t stored) const;
+
+    AggregatorOptions options_;
+    kafka::ErrorTracker tracker_;
+    kafka::HandlePtr consumer_;
+    std::unique_ptr<kafka::DeadLetterProducer> deadLetters_;
+    redis::Connection redis_;
+    redis::BatchWriter writer_;
+    EventValidator validator_;
+    BatchAggregate batch_;
+    std::map<int, PartitionState> partitions_;
+    std::chrono::steady_clock::time_point batchStarted_{};
+    std::chrono::steady_clock::time_point nextBeat_{};
+    std::chrono::milliseconds backoff_{0};
+    std::int64_t startedMs_ = 0;
+    bool flushing_ = false;
+    bool batchAbandoned_ = false;
+    std::atomic<bool> stop_{false};
+
+    mutable std::mutex statsMutex_;
+    AggregatorStats stats_;
+};
+
+} // namespace pb

@@ -1,0 +1,70 @@
+#pragma once
+// Writes pre-aggregated batches to Redis exactly once: one FCALL per batch applies every
+// aggregate update and each partition's next offset, or nothing when a stored offset is not the
+// one the batch expects. Also heartbeats. Not thread-safe: use it on the aggregator's thread.
+
+#include "core/batch.h"
+#include "redis_connection.h"
+#include "schema.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace pb::redis {
+
+inline constexpr std::int64_t kNoOffset = -1; // "nothing stored yet" in the compare-and-set
+
+struct PartitionCommit {
+    std::string topic;
+    int partition = 0;
+    std::int64_t expected = kNoOffset; // the offset Redis must hold now (kNoOffset: none)
+    std::int64_t next = 0;             // the offset Redis holds afterwards
+};
+
+struct OffsetMismatch {
+    std::string topic;
+    int partition = 0;
+    std::int64_t stored = kNoOffset;
+};
+
+struct ApplyResult {
+    bool applied = false;
+    std::vector<OffsetMismatch> mismatches; // when not applied: what Redis holds instead
+};
+
+class BatchWriter {
+public:
+    BatchWriter(Connection &connection, Schema schema, AggregationOptions options);
+
+    // FUNCTION LOAD REPLACE of resources/redis/pulseboard.lua. Throws a Fatal Error on a Redis
+    // older than 7 (no Functions) with what to do.
+    void loadFunctions();
+
+    // One round trip. Throws pb::Error on I/O failure (Retriable: the batch was not applied or
+    // was applied exactly once; the caller retries and the compare-and-set sorts out which).
+    ApplyResult apply(const BatchAggregate &batch, const std::vector<PartitionCommit> &commits,
+                      std::int64_t lostEvents, std::int64_t nowMs);
+
+    // Heartbeat (also trims last-seen and refreshes the seed active_users while idle).
+    void beat(const std::string &aggregatorId, const std::string &json, std::int64_t nowMs);
+    void leave(const std::string &aggregatorId);
+
+    // The stored next offsets of these partitions of `topic` (kNoOffset where none).
+    std::vector<std::int64_t> storedOffsets(const std::string &topic,
+                                            const std::vector<int> &partitions);
+
+    const Schema &schema() const { return schema_; }
+
+private:
+    ReplyPtr call(const Command &command);
+    Command encode(const BatchAggregate &batch, const std::vector<PartitionCommit> &commits,
+                   std::int64_t lostEvents, std::int64_t nowMs) const;
+
+    Connection &connection_;
+    Schema schema_;
+    AggregationOptions options_;
+    bool loaded_ = false;
+};
+
+} // namespace pb::redis

@@ -1,0 +1,67 @@
+#pragma once
+// Key names: the one C++ place that knows them (resources/redis/pulseboard.lua builds the same
+// names from the prefix). Documented in docs/redis-schema.md. Plain values, thread-safe.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace pb::redis {
+
+// Seed-compatible keys: dashboards written for the original design read these.
+inline constexpr const char *kSeedActiveUsers = "active_users";
+inline constexpr const char *kSeedTopPages = "top_pages";
+
+// How long time-bucketed data is kept beyond the hour it serves, so a reader at the edge of a
+// bucket still finds it.
+inline constexpr std::chrono::milliseconds kBucketGrace{std::chrono::minutes(5)};
+inline constexpr std::chrono::milliseconds kHistory{std::chrono::hours(1)};
+inline constexpr std::int64_t kSecondsPerRateBucket = 600;  // rate:s:<n> holds 10 minutes
+inline constexpr std::int64_t kMinutesPerRateBucket = 60;   // rate:m:<n> holds one hour
+inline constexpr std::chrono::milliseconds kHeartbeatStale{std::chrono::seconds(15)};
+
+struct Schema {
+    std::string ns = "pulseboard"; // namespace for everything but the seed keys
+    std::string shard = "all";     // hash tag: one shard for now, one per partition in cluster mode
+    bool seedKeys = true;          // also maintain active_users and top_pages
+
+    std::string prefix() const { return ns + ":{" + shard + "}:"; }
+    std::string key(const std::string &name) const { return prefix() + name; }
+
+    std::string offsets() const { return key("offsets"); }
+    std::string eventsTotal() const { return key("events_total"); }
+    std::string badTotal() const { return key("bad_total"); }
+    std::string lostTotal() const { return key("lost_total"); }
+    std::string pages() const { return key("pages"); }
+    std::string pagesMinute(std::int64_t minute) const
+    {
+        return key("pages:m:" + std::to_string(minute));
+    }
+    std::string lastSeen() const { return key("last_seen"); }
+    std::string actions() const { return key("actions"); }
+    std::string userActionsMinute(std::int64_t minute) const
+    {
+        return key("user_actions:m:" + std::to_string(minute));
+    }
+    std::string rateSecondsBucket(std::int64_t bucket) const
+    {
+        return key("rate:s:" + std::to_string(bucket));
+    }
+    std::string rateMinutesBucket(std::int64_t bucket) const
+    {
+        return key("rate:m:" + std::to_string(bucket));
+    }
+    std::string badByReason() const { return key("bad"); }
+    std::string feed() const { return key("feed"); }
+    std::string badFeed() const { return key("bad_feed"); }
+    std::string heartbeats() const { return key("heartbeats"); }
+    std::string heartbeatTimes() const { return key("heartbeat_times"); }
+};
+
+// The offsets hash field of a partition: "topic/partition".
+inline std::string partitionField(const std::string &topic, int partition)
+{
+    return topic + "/" + std::to_string(partition);
+}
+
+} // namespace pb::redis

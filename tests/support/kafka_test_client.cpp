@@ -1,0 +1,123 @@
+#include "kafka_test_client.h"
+
+#include "kafka/rdkafka_handles.h"
+
+#include <array>
+#include <stdexcept>
+
+namespace pb::test {
+
+using namespace pb::kafka;
+
+namespace {
+
+HandlePtr makeClient(rd_kafka_type_t type, const std::string &brokers,
+                     const std::vector<std::pair<std::string, std::string>> &props)
+{
+    ConfPtr conf(rd_kafka_conf_new());
+    std::array<char, 512> err{};
+    auto set = [&](const std::string &k, const std::string &v) {
+        if (rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), err.data(), err.size()) !=
+            RD_KAFKA_CONF_OK)
+            throw std::runtime_error(err.data());
+    };
+    set("bootstrap.servers", brokers);
+    set("log_level", "3");
+    for (const auto &[k, v] : props)
+        set(k, v);
+    if (type == RD_KAFKA_PRODUCER)
+        rd_kafka_conf_set_dr_msg_cb(conf.get(), [](rd_kafka_t *, const rd_kafka_message_t *m,
+                                                   void *opaque) {
+            auto *failures = static_cast<int *>(opaque);
+            if (m->err)
+                ++*failures;
+        });
+    HandlePtr rk(rd_kafka_new(type, conf.get(), err.data(), err.size()));
+    if (!rk)
+        throw std::runtime_error(err.data());
+    (void)conf.release();
+    return rk;
+}
+
+} // namespace
+
+void produceAll(const std::string &brokers, const std::string &topic,
+                const std::vector<Record> &records)
+{
+    int failures = 0;
+    auto rk = makeClient(RD_KAFKA_PRODUCER, brokers, {{"linger.ms", "5"}, {"acks", "all"}});
+    for (const auto &r : records) {
+        for (;;) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wold-style-cast"
+            const auto err = rd_kafka_producev(
+                rk.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
+                RD_KAFKA_V_PARTITION(r.partition < 0 ? RD_KAFKA_PARTITION_UA : r.partition),
+                RD_KAFKA_V_KEY(const_cast<char *>(r.key.data()), r.key.size()),
+                RD_KAFKA_V_VALUE(const_cast<char *>(r.value.data()), r.value.size()),
+                RD_KAFKA_V_TIMESTAMP(r.timestampMs), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                RD_KAFKA_V_OPAQUE(&failures), RD_KAFKA_V_END);
+#pragma GCC diagnostic pop
+            if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+                break;
+            if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                throw std::runtime_error(rd_kafka_err2str(err));
+            rd_kafka_poll(rk.get(), 10);
+        }
+    }
+    rd_kafka_flush(rk.get(), 30'000);
+    if (rd_kafka_outq_len(rk.get()) > 0 || failures > 0)
+        throw std::runtime_error("test producer: " + std::to_string(failures) +
+                                 " record(s) not acknowledged");
+}
+
+std::vector<ReadRecord> readAll(const std::string &brokers, const std::string &topic,
+                                std::size_t expected, std::chrono::milliseconds timeout)
+{
+    auto rk = makeClient(RD_KAFKA_CONSUMER, brokers,
+                         {{"group.id", "pulseboard-test-reader"},
+                          {"enable.auto.commit", "false"},
+                          {"enable.partition.eof", "false"}});
+    rd_kafka_poll_set_consumer(rk.get());
+    const rd_kafka_metadata_t *raw = nullptr;
+    TopicPtr handle(rd_kafka_topic_new(rk.get(), topic.c_str(), nullptr));
+    if (rd_kafka_metadata(rk.get(), 0, handle.get(), &raw, 10'000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        throw std::runtime_error("test reader: no metadata for " + topic);
+    MetadataPtr md(raw);
+    PartitionListPtr list(rd_kafka_topic_partition_list_new(1));
+    for (int i = 0; i < md->topics[0].partition_cnt; ++i)
+        rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), i)->offset =
+            RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(rk.get(), list.get());
+
+    std::vector<ReadRecord> result;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (result.size() < expected && std::chrono::steady_clock::now() < deadline) {
+        MessagePtr m(rd_kafka_consumer_poll(rk.get(), 100));
+        if (!m || m->err)
+            continue;
+        ReadRecord r;
+        if (m->key)
+            r.key.assign(static_cast<const char *>(m->key), m->key_len);
+        if (m->payload)
+            r.value.assign(static_cast<const char *>(m->payload), m->len);
+        r.partition = m->partition;
+        r.offset = m->offset;
+        rd_kafka_headers_t *headers = nullptr;
+        if (rd_kafka_message_headers(m.get(), &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            const char *name = nullptr;
+            const void *value = nullptr;
+            std::size_t size = 0;
+            for (std::size_t i = 0;
+                 rd_kafka_header_get_all(headers, i, &name, &value, &size) ==
+                 RD_KAFKA_RESP_ERR_NO_ERROR;
+                 ++i)
+                r.headers[name] = std::string(static_cast<const char *>(value), size);
+        }
+        result.push_back(std::move(r));
+    }
+    rd_kafka_consumer_close(rk.get());
+    return result;
+}
+
+} // namespace pb::test

@@ -1,0 +1,37 @@
+#pragma once
+// Plain librdkafka producer and reader for tests: put known records into a topic, read a topic
+// back whole (with headers). Independent of the code under test on purpose.
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace pb::test {
+
+struct Record {
+    std::string key;
+    std::string value;
+    int partition = -1; // -1: by key
+    std::int64_t timestampMs = 0; // 0: now
+};
+
+struct ReadRecord {
+    std::string key;
+    std::string value;
+    int partition = 0;
+    std::int64_t offset = 0;
+    std::map<std::string, std::string> headers;
+};
+
+// Produces every record and waits for every acknowledgement; throws std::runtime_error if any
+// is not acknowledged.
+void produceAll(const std::string &brokers, const std::string &topic,
+                const std::vector<Record> &records);
+
+// Reads `topic` from the beginning of every partition until `expected` records arrived or the
+// timeout passed; returns what arrived.
+std::vector<ReadRecord> readAll(const std::string &brokers, const std::string &topic,
+                                std::size_t expected, std::chrono::milliseconds timeout);
+
+} // namespace pb::test

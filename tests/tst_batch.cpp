@@ -1,0 +1,178 @@
+// Unit tests for the pure parts of the core: pre-aggregation and its time buckets, the feed
+// ring, the event generator, durations and CSV.
+
+#include "core/batch.h"
+#include "core/csv.h"
+#include "core/duration.h"
+#include "core/event.h"
+#include "core/event_generator.h"
+
+#include <QtTest>
+
+#include <map>
+#include <set>
+#include <sstream>
+
+using namespace pb;
+using namespace std::chrono_literals;
+
+class TestBatch : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    void givenEventsInOneMinute_whenAdded_thenCountsAndBucketsMatch()
+    {
+        BatchAggregate batch;
+        const std::int64_t now = 1'700'000'000'000; // a minute boundary is not needed
+        const EventView a{"1", "view", "/home", std::nullopt};
+        const EventView b{"2", "click", "/home", std::nullopt};
+        const EventView c{"1", "view", "/cart", std::nullopt};
+        batch.addValid(a, now - 1000, now, "{}", "t/0", 1);
+        batch.addValid(b, now - 500, now, "{}", "t/0", 2);
+        batch.addValid(c, now - 2000, now, "{}", "t/1", 7);
+
+        QCOMPARE(batch.validCount, 3);
+        QCOMPARE(batch.pages.at("/home"), 2);
+        QCOMPARE(batch.pages.at("/cart"), 1);
+        QCOMPARE(batch.actions.at("view"), 2);
+        // last seen keeps the newest time per user, whatever the arrival order
+        QCOMPARE(batch.lastSeen.at("1"), now - 1000);
+        QCOMPARE(batch.lastSeen.at("2"), now - 500);
+        std::int64_t perSecond = 0;
+        for (const auto &[second, n] : batch.perSecond)
+            perSecond += n;
+        QCOMPARE(perSecond, 3);
+        const std::string field = std::string("view") + kFieldSeparator + "1";
+        std::int64_t userViews = 0;
+        for (const auto &[minute, fields] : batch.userActionsByMinute)
+            if (auto it = fields.find(field); it != fields.end())
+                userViews += it->second;
+        QCOMPARE(userViews, 2);
+    }
+
+    void givenAnEventOlderThanTheHistory_whenAdded_thenOnlyAllTimeCountsSeeIt()
+    {
+        BatchAggregate batch;
+        const std::int64_t now = 1'700'000'000'000;
+        batch.addValid({"9", "view", "/old", std::nullopt}, now - 2 * 3'600'000, now, "{}",
+                       "t/0", 1);
+        QCOMPARE(batch.pages.at("/old"), 1);
+        QCOMPARE(batch.lastSeen.at("9"), now - 2 * 3'600'000);
+        QVERIFY(batch.perSecond.empty());
+        QVERIFY(batch.pagesByMinute.empty());
+        QVERIFY(batch.userActionsByMinute.empty());
+    }
+
+    void givenTimesBefore1970_whenBucketed_thenFloorDivisionKeepsThemInTheirMinute()
+    {
+        QCOMPARE(floorDiv(-1, 60), -1);
+        QCOMPARE(floorDiv(-60, 60), -1);
+        QCOMPARE(floorDiv(-61, 60), -2);
+        QCOMPARE(floorDiv(59, 60), 0);
+    }
+
+    void givenMoreBadEventsThanTheFeedHolds_whenAdded_thenTheNewestAreKeptInOrder()
+    {
+        AggregationOptions options;
+        options.feedPerBatch = 3;
+        BatchAggregate batch(options);
+        for (int i = 0; i < 10; ++i)
+            batch.addInvalid(InvalidReason::NotJson, "x" + std::to_string(i), "t/0", i, 0);
+        QCOMPARE(batch.invalidCount, 10);
+        QCOMPARE(batch.invalidByReason[static_cast<std::size_t>(InvalidReason::NotJson)], 10);
+        QCOMPARE(batch.badFeed.size(), std::size_t(3));
+        QCOMPARE(batch.badFeed[0].raw, std::string("x7"));
+        QCOMPARE(batch.badFeed[2].raw, std::string("x9"));
+        QCOMPARE(batch.badFeed[2].reason, std::string("not_json"));
+        batch.clear();
+        QVERIFY(batch.empty());
+        QCOMPARE(batch.badFeed.size(), std::size_t(0));
+    }
+
+    void givenASeed_whenGenerating_thenEventsAreValidDeterministicAndZipfSkewed()
+    {
+        GeneratorOptions options;
+        options.users = 100;
+        options.pages = 50;
+        options.seed = 7;
+        EventGenerator first(options);
+        EventGenerator second(options);
+        EventValidator validator;
+        std::map<std::string, int> pageCounts;
+        for (int i = 0; i < 5000; ++i) {
+            const auto a = first.next(1'700'000'000'000 + i);
+            const std::string json(a.json);
+            const auto b = second.next(1'700'000'000'000 + i);
+            QCOMPARE(json, std::string(b.json));
+            const auto result = validator.validate(json);
+            QVERIFY2(result.ok(), json.c_str());
+            QCOMPARE(std::string(result.event.userId), std::to_string(a.userId));
+            QVERIFY(a.userId >= 1 && a.userId <= 100);
+            ++pageCounts[std::string(result.event.page)];
+        }
+        // page 1 ("/home") is the most popular by a wide margin under Zipf(1.1)
+        QVERIFY(pageCounts["/home"] > 3 * pageCounts["/about"]);
+    }
+
+    void givenBadGeneratorOptions_whenChecked_thenTheyAreRejected()
+    {
+        GeneratorOptions options;
+        options.users = 0;
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, EventGenerator::check(options));
+        options.users = 1;
+        options.actions = {{"view", 0.0}};
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, EventGenerator::check(options));
+    }
+
+    void givenDurationTexts_whenParsed_thenMillisecondsOrNothing()
+    {
+        QCOMPARE(parseDuration("5m").value(), std::chrono::milliseconds(5min));
+        QCOMPARE(parseDuration("30").value(), std::chrono::milliseconds(30s));
+        QCOMPARE(parseDuration("500ms").value(), 500ms);
+        QCOMPARE(parseDuration("1.5s").value(), 1500ms);
+        QCOMPARE(parseDuration("1h").value(), std::chrono::milliseconds(1h));
+        QVERIFY(!parseDuration("").has_value());
+        QVERIFY(!parseDuration("5 minutes").has_value());
+        QVERIFY(!parseDuration("-3s").has_value());
+        QVERIFY(!parseDuration("abc").has_value());
+    }
+
+    void givenFieldsNeedingQuotes_whenCsvEncoded_thenRfc4180()
+    {
+        QCOMPARE(csvField("plain"), std::string("plain"));
+        QCOMPARE(csvField("a,b"), std::string("\"a,b\""));
+        QCOMPARE(csvField("say \"hi\""), std::string("\"say \"\"hi\"\"\""));
+        QCOMPARE(csvField("two\nlines"), std::string("\"two\nlines\""));
+    }
+
+    void givenAKnownSnapshot_whenExported_thenTheCsvMatchesByteForByte()
+    {
+        Snapshot s;
+        s.takenAtMs = 1'696'161'600'000; // 2023-10-01T12:00:00Z
+        s.activeWindow = 5min;
+        s.activeUsers = 3;
+        s.activeUsers30m = 4;
+        s.eventsTotal = 10;
+        s.badEventsTotal = 1;
+        s.topPagesAllTime = {{"/home", 6}, {"/a,b", 4}};
+        s.actions = {{"view", 10}};
+        s.perSecond = {{1'696'161'599, 2}};
+        std::ostringstream out;
+        writeSnapshotCsv(s, out);
+        const std::string expected =
+            "metric,key,time_utc,value\r\n"
+            "active_users,window_300s,2023-10-01T12:00:00.000Z,3\r\n"
+            "active_users,window_1800s,2023-10-01T12:00:00.000Z,4\r\n"
+            "events_total,,2023-10-01T12:00:00.000Z,10\r\n"
+            "bad_events_total,,2023-10-01T12:00:00.000Z,1\r\n"
+            "lost_events_total,,2023-10-01T12:00:00.000Z,0\r\n"
+            "page_views_all_time,/home,2023-10-01T12:00:00.000Z,6\r\n"
+            "page_views_all_time,\"/a,b\",2023-10-01T12:00:00.000Z,4\r\n"
+            "action_count,view,2023-10-01T12:00:00.000Z,10\r\n"
+            "events_per_second,,2023-10-01T11:59:59.000Z,2\r\n";
+        QCOMPARE(out.str(), expected);
+    }
+};
+
+QTEST_APPLESS_MAIN(TestBatch)
+#include "tst_batch.moc"
