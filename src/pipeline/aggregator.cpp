@@ -185,6 +185,7 @@ void Aggregator::assign(rd_kafka_topic_partition_list_t *list)
         elem.offset = startOffset(state.stored);
     }
     rd_kafka_assign(consumer_.get(), list);
+    lastActivity_ = std::chrono::steady_clock::now();
 }
 
 void Aggregator::revoke()
@@ -429,13 +430,15 @@ void Aggregator::run(RunLimits limits)
         throw kafka::kafkaError(err, "subscribing to " + options_.topic);
 
     const auto started = Clock::now();
-    auto lastEvent = started;
+    // The idle clock starts when partitions are assigned: joining the group takes seconds.
+    lastActivity_ = Clock::time_point::max();
     nextBeat_ = started;
     while (!stop_.load(std::memory_order_relaxed)) {
         const auto now = Clock::now();
         if (limits.duration.count() > 0 && now - started >= limits.duration)
             break;
-        if (limits.idleExit.count() > 0 && batch_.empty() && now - lastEvent >= limits.idleExit)
+        if (limits.idleExit.count() > 0 && batch_.empty() && lastActivity_ < now &&
+            now - lastActivity_ >= limits.idleExit)
             break;
         if (now >= nextBeat_) {
             beat();
@@ -451,7 +454,7 @@ void Aggregator::run(RunLimits limits)
         while (msg) {
             handle(msg.get());
             if (!msg->err)
-                lastEvent = Clock::now();
+                lastActivity_ = Clock::now();
             if (batch_.events() >= options_.maxBatchEvents)
                 break;
             msg.reset(rd_kafka_consumer_poll(consumer_.get(), 0));

@@ -48,7 +48,8 @@ struct AggregatorOptions {
 
 struct RunLimits {
     std::chrono::milliseconds duration{0}; // stop after this long; 0: no limit
-    std::chrono::milliseconds idleExit{0}; // stop when no event came for this long; 0: never
+    // Stop when no event came for this long after joining the group; 0: never.
+    std::chrono::milliseconds idleExit{0};
 };
 
 struct AggregatorStats {
@@ -117,6 +118,7 @@ private:
     std::map<int, PartitionState> partitions_;
     std::chrono::steady_clock::time_point batchStarted_{};
     std::chrono::steady_clock::time_point nextBeat_{};
+    std::chrono::steady_clock::time_point lastActivity_{}; // last event or assignment
     std::chrono::milliseconds backoff_{0};
     std::int64_t startedMs_ = 0;
     bool flushing_ = false;
