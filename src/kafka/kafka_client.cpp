@@ -43,7 +43,9 @@ ConfPtr makeConf(const KafkaSettings &settings,
     // A broker that never answers must not hang us: fail sockets and requests in seconds.
     setProperty(conf.get(), "socket.connection.setup.timeout.ms", "5000");
     setProperty(conf.get(), "reconnect.backoff.max.ms", "2000");
-    setProperty(conf.get(), "log_level", "3"); // errors only; we report the rest ourselves
+    // librdkafka's own log lines would bury our one clear message: errors reach us through
+    // error_cb (ErrorTracker) and are reported there.
+    rd_kafka_conf_set_log_cb(conf.get(), [](const rd_kafka_t *, int, const char *, const char *) {});
     for (const auto &[key, value] : settings.properties)
         setProperty(conf.get(), key, value);
     for (const auto &[key, value] : overrides)
@@ -140,13 +142,39 @@ const TopicMetadata *ClusterMetadata::find(std::string_view topic) const
 ClusterMetadata probe(rd_kafka_t *rk, const KafkaSettings &settings,
                       std::chrono::milliseconds timeout, const ErrorTracker *tracker)
 {
+    using Clock = std::chrono::steady_clock;
+    const auto started = Clock::now();
+    const auto deadline = started + timeout;
+    // Brokers that refuse connections or names that do not resolve will not get better while
+    // we wait: give up on them after a few seconds rather than the whole timeout.
+    constexpr auto kHopeless = std::chrono::seconds(3);
     const rd_kafka_metadata_t *raw = nullptr;
-    // all_topics=1: asking for one topic by name would auto-create it on some brokers.
-    const auto err = rd_kafka_metadata(rk, 1, nullptr, &raw, static_cast<int>(timeout.count()));
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+    for (;;) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
+                                                                                Clock::now());
+        if (left.count() <= 0)
+            break;
+        // all_topics=1: asking for one topic by name would auto-create it on some brokers.
+        err = rd_kafka_metadata(rk, 1, nullptr, &raw,
+                                static_cast<int>(std::min<std::int64_t>(left.count(), 1000)));
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+            break;
+        // Serve error_cb so the tracker learns why (consumers get it through their queue).
+        if (rd_kafka_type(rk) == RD_KAFKA_PRODUCER)
+            rd_kafka_poll(rk, 0);
+        else
+            MessagePtr(rd_kafka_consumer_poll(rk, 0));
+        if (tracker && (tracker->fatal || !isRetriable(tracker->lastError)))
+            break;
+        if (tracker && Clock::now() - started >= kHopeless &&
+            (tracker->lastError == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
+             tracker->lastError == RD_KAFKA_RESP_ERR__TRANSPORT ||
+             tracker->lastError == RD_KAFKA_RESP_ERR__RESOLVE))
+            break;
+    }
     MetadataPtr md(raw);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        if (tracker && rd_kafka_type(rk) == RD_KAFKA_PRODUCER)
-            rd_kafka_poll(rk, 0); // serve error_cb so the tracker holds the reason
         std::string why = rd_kafka_err2str(err);
         auto kind = ErrorKind::Retriable;
         if (tracker && tracker->lastError != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -154,10 +182,12 @@ ClusterMetadata probe(rd_kafka_t *rk, const KafkaSettings &settings,
             if (!isRetriable(tracker->lastError) || tracker->fatal)
                 kind = ErrorKind::Fatal;
         }
-        throw Error(kind, "cannot reach Kafka at " + settings.brokers + " within " +
-                              std::to_string(timeout.count()) + " ms (" + why +
-                              "): check that a broker runs there and the --brokers address, "
-                              "port and security settings are right");
+        const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() -
+                                                                                  started);
+        throw Error(kind, "cannot reach Kafka at " + settings.brokers + " (" + why +
+                              ", after " + std::to_string(waited.count()) +
+                              " ms): check that a broker runs there and that the address, port "
+                              "and security settings are right");
     }
     ClusterMetadata result;
     result.brokers = md->broker_cnt;

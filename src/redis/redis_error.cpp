@@ -27,6 +27,10 @@ pb::Error errorFromContext(const redisContext *ctx, std::string_view endpoint)
     if (!ctx)
         return {ErrorKind::Retriable, where + ": out of memory creating the connection"};
     const std::string text = ctx->errstr;
+    if (contains(text, "Name or service not known") || contains(text, "not known") ||
+        contains(text, "resolve") || contains(text, "Temporary failure in name resolution"))
+        return {ErrorKind::Retriable,
+                where + ": cannot resolve the host name (" + text + "): check the host"};
     switch (ctx->err) {
     case REDIS_ERR_EOF:
         return {ErrorKind::Retriable, where + " closed the connection (restarting, or "
@@ -39,10 +43,6 @@ pb::Error errorFromContext(const redisContext *ctx, std::string_view endpoint)
             errno == EAGAIN || errno == ETIMEDOUT)
             return {ErrorKind::Retriable, where + " did not answer in time (" + text +
                                               "): check the host, port and firewall"};
-        if (contains(text, "Name or service not known") || contains(text, "resolve") ||
-            contains(text, "not known"))
-            return {ErrorKind::Retriable,
-                    where + ": cannot resolve the host name (" + text + "): check the host"};
         return {ErrorKind::Retriable, where + ": " + text};
     case REDIS_ERR_PROTOCOL:
         return {ErrorKind::Fatal, where + " does not speak the Redis protocol (" + text +

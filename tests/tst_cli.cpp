@@ -1,0 +1,236 @@
+// pulseboard-cli as a user meets it: real processes, real embedded broker and redis-server.
+// Bad input must give one clear line on stderr and a non-zero exit within seconds.
+
+#include "pipeline/embedded_stack.h"
+#include "redis/embedded_redis.h"
+
+#include <QElapsedTimer>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QtTest>
+
+using namespace pb;
+
+namespace {
+
+struct Run {
+    int exitCode = -1;
+    QString out;
+    QString err;
+    qint64 elapsedMs = 0;
+};
+
+Run cli(const QStringList &args, int timeoutMs = 30'000)
+{
+    QProcess p;
+    QElapsedTimer timer;
+    timer.start();
+    p.start(PULSEBOARD_CLI, args);
+    if (!p.waitForFinished(timeoutMs)) {
+        p.kill();
+        p.waitForFinished();
+        return {-2, {}, "timed out: " + args.join(' '), timer.elapsed()};
+    }
+    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1,
+            QString::fromUtf8(p.readAllStandardOutput()),
+            QString::fromUtf8(p.readAllStandardError()), timer.elapsed()};
+}
+
+QString freePort()
+{
+    return QString::number(redis::pickFreeLoopbackPort());
+}
+
+} // namespace
+
+class TestCli : public QObject {
+    Q_OBJECT
+
+    std::unique_ptr<EmbeddedStack> stack_;
+    QString brokers_;
+    QString redis_;
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        stack_ = std::make_unique<EmbeddedStack>();
+        brokers_ = QString::fromStdString(stack_->kafkaSettings().brokers);
+        redis_ = QString::fromStdString(stack_->redisEndpoint().toString());
+    }
+
+    void givenNoCommand_whenRun_thenUsageAndExit2()
+    {
+        const auto r = cli({});
+        QCOMPARE(r.exitCode, 2);
+        QVERIFY(r.err.contains("usage: pulseboard-cli COMMAND"));
+    }
+
+    void givenEveryCommand_whenAskedForHelp_thenItExplainsItsFlags_data()
+    {
+        QTest::addColumn<QString>("command");
+        QTest::addColumn<QString>("flag");
+        QTest::newRow("broker") << "broker" << "--partitions";
+        QTest::newRow("create-topic") << "create-topic" << "--replication";
+        QTest::newRow("simulate") << "simulate" << "--rate";
+        QTest::newRow("aggregate") << "aggregate" << "--idle-exit";
+        QTest::newRow("stats") << "stats" << "--json";
+        QTest::newRow("export") << "export" << "--out";
+        QTest::newRow("demo") << "demo" << "--duration";
+    }
+    void givenEveryCommand_whenAskedForHelp_thenItExplainsItsFlags()
+    {
+        QFETCH(QString, command);
+        QFETCH(QString, flag);
+        const auto r = cli({command, "--help"});
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY2(r.out.contains(flag), qPrintable(r.out));
+    }
+
+    void givenBadFlags_whenRun_thenOneClearLineAndExit2_data()
+    {
+        QTest::addColumn<QStringList>("args");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("unknown flag") << QStringList{"stats", "--bogus"} << "Unknown option";
+        QTest::newRow("bad rate") << QStringList{"simulate", "--rate", "fast"} << "--rate";
+        QTest::newRow("bad duration")
+            << QStringList{"aggregate", "--window", "5 minutes"} << "--window";
+        QTest::newRow("window too long") << QStringList{"aggregate", "--window", "2h"}
+                                         << "between 1s and 1h";
+        QTest::newRow("bad redis address") << QStringList{"stats", "--redis", "localhost:99999"}
+                                           << "port";
+        QTest::newRow("bad kafka property")
+            << QStringList{"simulate", "--kafka-opt", "nonsense"} << "key=value";
+        QTest::newRow("export without --out") << QStringList{"export"} << "--out";
+        QTest::newRow("unknown command") << QStringList{"frobnicate"} << "unknown command";
+    }
+    void givenBadFlags_whenRun_thenOneClearLineAndExit2()
+    {
+        QFETCH(QStringList, args);
+        QFETCH(QString, expected);
+        const auto r = cli(args);
+        QCOMPARE(r.exitCode, 2);
+        QVERIFY2(r.err.contains(expected), qPrintable(r.err));
+    }
+
+    void givenUnreachableEndpoints_whenRun_thenTheyFailFastWithWhatToDo_data()
+    {
+        QTest::addColumn<QStringList>("args");
+        QTest::addColumn<QString>("expected");
+        const auto deadRedis = "127.0.0.1:" + freePort();
+        const auto deadKafka = "127.0.0.1:" + freePort();
+        QTest::newRow("stats, no redis") << QStringList{"stats", "--redis", deadRedis}
+                                         << "refused the connection";
+        QTest::newRow("simulate, no kafka")
+            << QStringList{"simulate", "--brokers", deadKafka, "--count", "1"}
+            << "cannot reach Kafka";
+        QTest::newRow("aggregate, no redis")
+            << QStringList{"aggregate", "--brokers", brokers_, "--redis", deadRedis}
+            << "refused the connection";
+        QTest::newRow("aggregate, no kafka")
+            << QStringList{"aggregate", "--brokers", deadKafka, "--redis", redis_}
+            << "cannot reach Kafka";
+        QTest::newRow("create-topic, no kafka")
+            << QStringList{"create-topic", "--brokers", deadKafka} << "cannot reach Kafka";
+        QTest::newRow("aggregate, missing topic")
+            << QStringList{"aggregate", "--brokers", brokers_, "--redis", redis_, "--topic",
+                           "no-such-topic"}
+            << "does not exist";
+    }
+    void givenUnreachableEndpoints_whenRun_thenTheyFailFastWithWhatToDo()
+    {
+        QFETCH(QStringList, args);
+        QFETCH(QString, expected);
+        const auto r = cli(args);
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains(expected), qPrintable(r.err));
+        QVERIFY2(r.elapsedMs < 15'000, qPrintable(QString::number(r.elapsedMs)));
+    }
+
+    void givenAPasswordProtectedRedis_whenThePasswordIsWrongOrMissing_thenItSaysSo()
+    {
+        redis::EmbeddedRedisOptions options;
+        options.password = "s3cret";
+        redis::EmbeddedRedis locked(options);
+        const auto address = QString::fromStdString(locked.endpoint().toString());
+        auto r = cli({"stats", "--redis", address, "--redis-password", "wrong"});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("password"), qPrintable(r.err));
+        r = cli({"stats", "--redis", address});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("NOAUTH"), qPrintable(r.err));
+        r = cli({"stats", "--redis", address, "--redis-password", "s3cret"});
+        QCOMPARE(r.exitCode, 0);
+    }
+
+    void givenTopicAdmin_whenTheTopicExists_thenThatIsSuccess()
+    {
+        // The embedded broker created user-activity with 4 partitions.
+        auto r = cli({"create-topic", "--brokers", brokers_, "--partitions", "2"});
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY2(r.out.contains("exists with 4 partitions"), qPrintable(r.out));
+        r = cli({"create-topic", "--brokers", brokers_, "--partitions", "8"});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("fewer than the 8"), qPrintable(r.err));
+    }
+
+    void givenSimulatedTraffic_whenAggregated_thenStatsJsonAndCsvShowIt()
+    {
+        auto r = cli({"simulate", "--brokers", brokers_, "--count", "3000", "--rate", "0",
+                      "--quiet"});
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY2(r.out.contains("acknowledged 3000"), qPrintable(r.out));
+        r = cli({"aggregate", "--brokers", brokers_, "--redis", redis_, "--idle-exit", "2s"},
+                60'000);
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY2(r.out.contains("aggregated 3000 valid"), qPrintable(r.out + r.err));
+
+        r = cli({"stats", "--redis", redis_, "--json", "--user", "1"});
+        QCOMPARE(r.exitCode, 0);
+        const auto doc = QJsonDocument::fromJson(r.out.toUtf8());
+        QVERIFY2(doc.isObject(), qPrintable(r.out));
+        const auto o = doc.object();
+        QCOMPARE(o["events_total"].toInteger(), 3000);
+        QVERIFY(o["active_users"].toInteger() > 0);
+        const auto pages = o["top_pages"].toArray();
+        QVERIFY(!pages.isEmpty());
+        qint64 previous = std::numeric_limits<qint64>::max();
+        for (const auto &p : pages) {
+            QVERIFY(!p.toObject()["page"].toString().isEmpty());
+            QVERIFY(p.toObject()["count"].toInteger() <= previous); // most first
+            previous = p.toObject()["count"].toInteger();
+        }
+
+        QTemporaryDir dir;
+        const auto file = dir.filePath("stats.csv");
+        r = cli({"export", "--redis", redis_, "--out", file});
+        QCOMPARE(r.exitCode, 0);
+        QFile csv(file);
+        QVERIFY(csv.open(QIODevice::ReadOnly));
+        const auto text = QString::fromUtf8(csv.readAll());
+        QVERIFY(text.startsWith("metric,key,time_utc,value\r\n"));
+        QVERIFY(text.contains(QRegularExpression("\r\nevents_total,,[0-9T:.-]+Z,3000\r\n")));
+    }
+
+    void givenTheBrokerCommand_whenStarted_thenItsFirstLineIsTheBootstrapAddress()
+    {
+        QProcess broker;
+        broker.start(PULSEBOARD_CLI, {"broker", "--topic", "a", "--topic", "b",
+                                      "--partitions", "3"});
+        QVERIFY(broker.waitForReadyRead(10'000));
+        const auto line = QString::fromUtf8(broker.readLine()).trimmed();
+        QVERIFY2(QRegularExpression("^127\\.0\\.0\\.1:[0-9]+$").match(line).hasMatch(),
+                 qPrintable(line));
+        const auto r = cli({"create-topic", "--brokers", line, "--topic", "b", "--partitions",
+                            "3"});
+        QVERIFY2(r.out.contains("exists with 3 partitions"), qPrintable(r.out + r.err));
+        broker.terminate(); // SIGTERM: a clean stop
+        QVERIFY(broker.waitForFinished(10'000));
+        QCOMPARE(broker.exitCode(), 0);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCli)
+#include "tst_cli.moc"
