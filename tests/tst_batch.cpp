@@ -20,10 +20,9 @@ class TestBatch : public QObject {
     Q_OBJECT
 
 private Q_SLOTS:
-    void givenEventsInOneMinute_whenAdded_thenCountsAndBucketsMatch()
-    {
+    void givenEventsInOneMinute_whenAdded_thenCountsAndBucketsMatch() {
         BatchAggregate batch;
-        const std::int64_t now = 1'700'000'000'000; // a minute boundary is not needed
+        const std::int64_t now = 1700000000000; // a minute boundary is not needed
         const EventView a{"1", "view", "/home", std::nullopt};
         const EventView b{"2", "click", "/home", std::nullopt};
         const EventView c{"1", "view", "/cart", std::nullopt};
@@ -50,29 +49,25 @@ private Q_SLOTS:
         QCOMPARE(userViews, 2);
     }
 
-    void givenAnEventOlderThanTheHistory_whenAdded_thenOnlyAllTimeCountsSeeIt()
-    {
+    void givenAnEventOlderThanTheHistory_whenAdded_thenOnlyAllTimeCountsSeeIt() {
         BatchAggregate batch;
-        const std::int64_t now = 1'700'000'000'000;
-        batch.addValid({"9", "view", "/old", std::nullopt}, now - 2 * 3'600'000, now, "{}",
-                       "t/0", 1);
+        const std::int64_t now = 1700000000000;
+        batch.addValid({"9", "view", "/old", std::nullopt}, now - 2 * 3600000, now, "{}", "t/0", 1);
         QCOMPARE(batch.pages.at("/old"), 1);
-        QCOMPARE(batch.lastSeen.at("9"), now - 2 * 3'600'000);
+        QCOMPARE(batch.lastSeen.at("9"), now - 2 * 3600000);
         QVERIFY(batch.perSecond.empty());
         QVERIFY(batch.pagesByMinute.empty());
         QVERIFY(batch.userActionsByMinute.empty());
     }
 
-    void givenTimesBefore1970_whenBucketed_thenFloorDivisionKeepsThemInTheirMinute()
-    {
+    void givenTimesBefore1970_whenBucketed_thenFloorDivisionKeepsThemInTheirMinute() {
         QCOMPARE(floorDiv(-1, 60), -1);
         QCOMPARE(floorDiv(-60, 60), -1);
         QCOMPARE(floorDiv(-61, 60), -2);
         QCOMPARE(floorDiv(59, 60), 0);
     }
 
-    void givenMoreBadEventsThanTheFeedHolds_whenAdded_thenTheNewestAreKeptInOrder()
-    {
+    void givenMoreBadEventsThanTheFeedHolds_whenAdded_thenTheNewestAreKeptInOrder() {
         AggregationOptions options;
         options.feedPerBatch = 3;
         BatchAggregate batch(options);
@@ -89,8 +84,7 @@ private Q_SLOTS:
         QCOMPARE(batch.badFeed.size(), std::size_t(0));
     }
 
-    void givenASeed_whenGenerating_thenEventsAreValidDeterministicAndZipfSkewed()
-    {
+    void givenASeed_whenGenerating_thenEventsAreValidDeterministicAndZipfSkewed() {
         GeneratorOptions options;
         options.users = 100;
         options.pages = 50;
@@ -100,9 +94,9 @@ private Q_SLOTS:
         EventValidator validator;
         std::map<std::string, int> pageCounts;
         for (int i = 0; i < 5000; ++i) {
-            const auto a = first.next(1'700'000'000'000 + i);
+            const auto a = first.next(1700000000000 + i);
             const std::string json(a.json);
-            const auto b = second.next(1'700'000'000'000 + i);
+            const auto b = second.next(1700000000000 + i);
             QCOMPARE(json, std::string(b.json));
             const auto result = validator.validate(json);
             QVERIFY2(result.ok(), json.c_str());
@@ -114,8 +108,7 @@ private Q_SLOTS:
         QVERIFY(pageCounts["/home"] > 3 * pageCounts["/about"]);
     }
 
-    void givenBadGeneratorOptions_whenChecked_thenTheyAreRejected()
-    {
+    void givenBadGeneratorOptions_whenChecked_thenTheyAreRejected() {
         GeneratorOptions options;
         options.users = 0;
         QVERIFY_THROWS_EXCEPTION(std::invalid_argument, EventGenerator::check(options));
@@ -124,8 +117,7 @@ private Q_SLOTS:
         QVERIFY_THROWS_EXCEPTION(std::invalid_argument, EventGenerator::check(options));
     }
 
-    void givenDurationTexts_whenParsed_thenMillisecondsOrNothing()
-    {
+    void givenDurationTexts_whenParsed_thenMillisecondsOrNothing() {
         QCOMPARE(parseDuration("5m").value(), std::chrono::milliseconds(5min));
         QCOMPARE(parseDuration("30").value(), std::chrono::milliseconds(30s));
         QCOMPARE(parseDuration("500ms").value(), 500ms);
@@ -137,18 +129,16 @@ private Q_SLOTS:
         QVERIFY(!parseDuration("abc").has_value());
     }
 
-    void givenFieldsNeedingQuotes_whenCsvEncoded_thenRfc4180()
-    {
+    void givenFieldsNeedingQuotes_whenCsvEncoded_thenRfc4180() {
         QCOMPARE(csvField("plain"), std::string("plain"));
         QCOMPARE(csvField("a,b"), std::string("\"a,b\""));
         QCOMPARE(csvField("say \"hi\""), std::string("\"say \"\"hi\"\"\""));
         QCOMPARE(csvField("two\nlines"), std::string("\"two\nlines\""));
     }
 
-    void givenAKnownSnapshot_whenExported_thenTheCsvMatchesByteForByte()
-    {
+    void givenAKnownSnapshot_whenExported_thenTheCsvMatchesByteForByte() {
         Snapshot s;
-        s.takenAtMs = 1'696'161'600'000; // 2023-10-01T12:00:00Z
+        s.takenAtMs = 1696161600000; // 2023-10-01T12:00:00Z
         s.activeWindow = 5min;
         s.activeUsers = 3;
         s.activeUsers30m = 4;
@@ -156,20 +146,19 @@ private Q_SLOTS:
         s.badEventsTotal = 1;
         s.topPagesAllTime = {{"/home", 6}, {"/a,b", 4}};
         s.actions = {{"view", 10}};
-        s.perSecond = {{1'696'161'599, 2}};
+        s.perSecond = {{1696161599, 2}};
         std::ostringstream out;
         writeSnapshotCsv(s, out);
-        const std::string expected =
-            "metric,key,time_utc,value\r\n"
-            "active_users,window_300s,2023-10-01T12:00:00.000Z,3\r\n"
-            "active_users,window_1800s,2023-10-01T12:00:00.000Z,4\r\n"
-            "events_total,,2023-10-01T12:00:00.000Z,10\r\n"
-            "bad_events_total,,2023-10-01T12:00:00.000Z,1\r\n"
-            "lost_events_total,,2023-10-01T12:00:00.000Z,0\r\n"
-            "page_views_all_time,/home,2023-10-01T12:00:00.000Z,6\r\n"
-            "page_views_all_time,\"/a,b\",2023-10-01T12:00:00.000Z,4\r\n"
-            "action_count,view,2023-10-01T12:00:00.000Z,10\r\n"
-            "events_per_second,,2023-10-01T11:59:59.000Z,2\r\n";
+        const std::string expected = "metric,key,time_utc,value\r\n"
+                                     "active_users,window_300s,2023-10-01T12:00:00.000Z,3\r\n"
+                                     "active_users,window_1800s,2023-10-01T12:00:00.000Z,4\r\n"
+                                     "events_total,,2023-10-01T12:00:00.000Z,10\r\n"
+                                     "bad_events_total,,2023-10-01T12:00:00.000Z,1\r\n"
+                                     "lost_events_total,,2023-10-01T12:00:00.000Z,0\r\n"
+                                     "page_views_all_time,/home,2023-10-01T12:00:00.000Z,6\r\n"
+                                     "page_views_all_time,\"/a,b\",2023-10-01T12:00:00.000Z,4\r\n"
+                                     "action_count,view,2023-10-01T12:00:00.000Z,10\r\n"
+                                     "events_per_second,,2023-10-01T11:59:59.000Z,2\r\n";
         QCOMPARE(out.str(), expected);
     }
 };

@@ -23,8 +23,7 @@ struct Run {
     qint64 elapsedMs = 0;
 };
 
-Run cli(const QStringList &args, int timeoutMs = 30'000)
-{
+Run cli(const QStringList &args, int timeoutMs = 30000) {
     QProcess p;
     QElapsedTimer timer;
     timer.start();
@@ -39,8 +38,7 @@ Run cli(const QStringList &args, int timeoutMs = 30'000)
             QString::fromUtf8(p.readAllStandardError()), timer.elapsed()};
 }
 
-QString freePort()
-{
+QString freePort() {
     return QString::number(redis::pickFreeLoopbackPort());
 }
 
@@ -54,34 +52,37 @@ class TestCli : public QObject {
     QString redis_;
 
 private Q_SLOTS:
-    void initTestCase()
-    {
+    void initTestCase() {
         stack_ = std::make_unique<EmbeddedStack>();
         brokers_ = QString::fromStdString(stack_->kafkaSettings().brokers);
         redis_ = QString::fromStdString(stack_->redisEndpoint().toString());
     }
 
-    void givenNoCommand_whenRun_thenUsageAndExit2()
-    {
+    void givenNoCommand_whenRun_thenUsageAndExit2() {
         const auto r = cli({});
         QCOMPARE(r.exitCode, 2);
         QVERIFY(r.err.contains("usage: pulseboard-cli COMMAND"));
     }
 
-    void givenEveryCommand_whenAskedForHelp_thenItExplainsItsFlags_data()
-    {
+    void givenEveryCommand_whenAskedForHelp_thenItExplainsItsFlags_data() {
         QTest::addColumn<QString>("command");
         QTest::addColumn<QString>("flag");
-        QTest::newRow("broker") << "broker" << "--partitions";
-        QTest::newRow("create-topic") << "create-topic" << "--replication";
-        QTest::newRow("simulate") << "simulate" << "--rate";
-        QTest::newRow("aggregate") << "aggregate" << "--idle-exit";
-        QTest::newRow("stats") << "stats" << "--json";
-        QTest::newRow("export") << "export" << "--out";
-        QTest::newRow("demo") << "demo" << "--duration";
+        QTest::newRow("broker") << "broker"
+                                << "--partitions";
+        QTest::newRow("create-topic") << "create-topic"
+                                      << "--replication";
+        QTest::newRow("simulate") << "simulate"
+                                  << "--rate";
+        QTest::newRow("aggregate") << "aggregate"
+                                   << "--idle-exit";
+        QTest::newRow("stats") << "stats"
+                               << "--json";
+        QTest::newRow("export") << "export"
+                                << "--out";
+        QTest::newRow("demo") << "demo"
+                              << "--duration";
     }
-    void givenEveryCommand_whenAskedForHelp_thenItExplainsItsFlags()
-    {
+    void givenEveryCommand_whenAskedForHelp_thenItExplainsItsFlags() {
         QFETCH(QString, command);
         QFETCH(QString, flag);
         const auto r = cli({command, "--help"});
@@ -89,25 +90,23 @@ private Q_SLOTS:
         QVERIFY2(r.out.contains(flag), qPrintable(r.out));
     }
 
-    void givenBadFlags_whenRun_thenOneClearLineAndExit2_data()
-    {
+    void givenBadFlags_whenRun_thenOneClearLineAndExit2_data() {
         QTest::addColumn<QStringList>("args");
         QTest::addColumn<QString>("expected");
         QTest::newRow("unknown flag") << QStringList{"stats", "--bogus"} << "Unknown option";
         QTest::newRow("bad rate") << QStringList{"simulate", "--rate", "fast"} << "--rate";
         QTest::newRow("bad duration")
             << QStringList{"aggregate", "--window", "5 minutes"} << "--window";
-        QTest::newRow("window too long") << QStringList{"aggregate", "--window", "2h"}
-                                         << "between 1s and 1h";
-        QTest::newRow("bad redis address") << QStringList{"stats", "--redis", "localhost:99999"}
-                                           << "port";
+        QTest::newRow("window too long")
+            << QStringList{"aggregate", "--window", "2h"} << "between 1s and 1h";
+        QTest::newRow("bad redis address")
+            << QStringList{"stats", "--redis", "localhost:99999"} << "port";
         QTest::newRow("bad kafka property")
             << QStringList{"simulate", "--kafka-opt", "nonsense"} << "key=value";
         QTest::newRow("export without --out") << QStringList{"export"} << "--out";
         QTest::newRow("unknown command") << QStringList{"frobnicate"} << "unknown command";
     }
-    void givenBadFlags_whenRun_thenOneClearLineAndExit2()
-    {
+    void givenBadFlags_whenRun_thenOneClearLineAndExit2() {
         QFETCH(QStringList, args);
         QFETCH(QString, expected);
         const auto r = cli(args);
@@ -115,14 +114,13 @@ private Q_SLOTS:
         QVERIFY2(r.err.contains(expected), qPrintable(r.err));
     }
 
-    void givenUnreachableEndpoints_whenRun_thenTheyFailFastWithWhatToDo_data()
-    {
+    void givenUnreachableEndpoints_whenRun_thenTheyFailFastWithWhatToDo_data() {
         QTest::addColumn<QStringList>("args");
         QTest::addColumn<QString>("expected");
         const auto deadRedis = "127.0.0.1:" + freePort();
         const auto deadKafka = "127.0.0.1:" + freePort();
-        QTest::newRow("stats, no redis") << QStringList{"stats", "--redis", deadRedis}
-                                         << "refused the connection";
+        QTest::newRow("stats, no redis")
+            << QStringList{"stats", "--redis", deadRedis} << "refused the connection";
         QTest::newRow("simulate, no kafka")
             << QStringList{"simulate", "--brokers", deadKafka, "--count", "1"}
             << "cannot reach Kafka";
@@ -135,22 +133,20 @@ private Q_SLOTS:
         QTest::newRow("create-topic, no kafka")
             << QStringList{"create-topic", "--brokers", deadKafka} << "cannot reach Kafka";
         QTest::newRow("aggregate, missing topic")
-            << QStringList{"aggregate", "--brokers", brokers_, "--redis", redis_, "--topic",
-                           "no-such-topic"}
+            << QStringList{"aggregate", "--brokers", brokers_,       "--redis",
+                           redis_,      "--topic",   "no-such-topic"}
             << "does not exist";
     }
-    void givenUnreachableEndpoints_whenRun_thenTheyFailFastWithWhatToDo()
-    {
+    void givenUnreachableEndpoints_whenRun_thenTheyFailFastWithWhatToDo() {
         QFETCH(QStringList, args);
         QFETCH(QString, expected);
         const auto r = cli(args);
         QCOMPARE(r.exitCode, 1);
         QVERIFY2(r.err.contains(expected), qPrintable(r.err));
-        QVERIFY2(r.elapsedMs < 15'000, qPrintable(QString::number(r.elapsedMs)));
+        QVERIFY2(r.elapsedMs < 15000, qPrintable(QString::number(r.elapsedMs)));
     }
 
-    void givenAPasswordProtectedRedis_whenThePasswordIsWrongOrMissing_thenItSaysSo()
-    {
+    void givenAPasswordProtectedRedis_whenThePasswordIsWrongOrMissing_thenItSaysSo() {
         redis::EmbeddedRedisOptions options;
         options.password = "s3cret";
         redis::EmbeddedRedis locked(options);
@@ -165,8 +161,7 @@ private Q_SLOTS:
         QCOMPARE(r.exitCode, 0);
     }
 
-    void givenTopicAdmin_whenTheTopicExists_thenThatIsSuccess()
-    {
+    void givenTopicAdmin_whenTheTopicExists_thenThatIsSuccess() {
         // The embedded broker created user-activity with 4 partitions.
         auto r = cli({"create-topic", "--brokers", brokers_, "--partitions", "2"});
         QCOMPARE(r.exitCode, 0);
@@ -176,14 +171,13 @@ private Q_SLOTS:
         QVERIFY2(r.err.contains("fewer than the 8"), qPrintable(r.err));
     }
 
-    void givenSimulatedTraffic_whenAggregated_thenStatsJsonAndCsvShowIt()
-    {
-        auto r = cli({"simulate", "--brokers", brokers_, "--count", "3000", "--rate", "0",
-                      "--quiet"});
+    void givenSimulatedTraffic_whenAggregated_thenStatsJsonAndCsvShowIt() {
+        auto r =
+            cli({"simulate", "--brokers", brokers_, "--count", "3000", "--rate", "0", "--quiet"});
         QCOMPARE(r.exitCode, 0);
         QVERIFY2(r.out.contains("acknowledged 3000"), qPrintable(r.out));
         r = cli({"aggregate", "--brokers", brokers_, "--redis", redis_, "--idle-exit", "2s"},
-                60'000);
+                60000);
         QCOMPARE(r.exitCode, 0);
         QVERIFY2(r.out.contains("aggregated 3000 valid"), qPrintable(r.out + r.err));
 
@@ -214,20 +208,19 @@ private Q_SLOTS:
         QVERIFY(text.contains(QRegularExpression("\r\nevents_total,,[0-9T:.-]+Z,3000\r\n")));
     }
 
-    void givenTheBrokerCommand_whenStarted_thenItsFirstLineIsTheBootstrapAddress()
-    {
+    void givenTheBrokerCommand_whenStarted_thenItsFirstLineIsTheBootstrapAddress() {
         QProcess broker;
-        broker.start(PULSEBOARD_CLI, {"broker", "--topic", "a", "--topic", "b",
-                                      "--partitions", "3"});
-        QVERIFY(broker.waitForReadyRead(10'000));
+        broker.start(PULSEBOARD_CLI,
+                     {"broker", "--topic", "a", "--topic", "b", "--partitions", "3"});
+        QVERIFY(broker.waitForReadyRead(10000));
         const auto line = QString::fromUtf8(broker.readLine()).trimmed();
         QVERIFY2(QRegularExpression("^127\\.0\\.0\\.1:[0-9]+$").match(line).hasMatch(),
                  qPrintable(line));
-        const auto r = cli({"create-topic", "--brokers", line, "--topic", "b", "--partitions",
-                            "3"});
+        const auto r =
+            cli({"create-topic", "--brokers", line, "--topic", "b", "--partitions", "3"});
         QVERIFY2(r.out.contains("exists with 3 partitions"), qPrintable(r.out + r.err));
         broker.terminate(); // SIGTERM: a clean stop
-        QVERIFY(broker.waitForFinished(10'000));
+        QVERIFY(broker.waitForFinished(10000));
         QCOMPARE(broker.exitCode(), 0);
     }
 };

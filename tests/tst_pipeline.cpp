@@ -25,8 +25,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::int64_t nowMs()
-{
+std::int64_t nowMs() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
                std::chrono::system_clock::now().time_since_epoch())
         .count();
@@ -43,8 +42,7 @@ struct Expected {
     std::multiset<std::string> badPayloads;
 
     void addValid(const std::string &user, const std::string &action, const std::string &page,
-                  std::int64_t ts)
-    {
+                  std::int64_t ts) {
         ++valid;
         ++pages[page];
         ++actions[action];
@@ -52,20 +50,17 @@ struct Expected {
         seen = std::max(seen, ts);
         ++userActions[user][action];
     }
-    void addInvalid(const std::string &payload, const std::string &reason)
-    {
+    void addInvalid(const std::string &payload, const std::string &reason) {
         ++badReasons[reason];
         badPayloads.insert(payload);
     }
-    std::int64_t activeSince(std::int64_t since) const
-    {
+    std::int64_t activeSince(std::int64_t since) const {
         std::int64_t n = 0;
         for (const auto &[user, ts] : lastSeen)
             n += ts > since ? 1 : 0;
         return n;
     }
-    std::int64_t bad() const
-    {
+    std::int64_t bad() const {
         std::int64_t n = 0;
         for (const auto &[reason, count] : badReasons)
             n += count;
@@ -74,8 +69,7 @@ struct Expected {
 };
 
 // Malformed events and the reason each must be counted under.
-const std::vector<std::pair<std::string, std::string>> &malformedCorpus()
-{
+const std::vector<std::pair<std::string, std::string>> &malformedCorpus() {
     static const std::vector<std::pair<std::string, std::string>> corpus{
         {"", "not_json"},
         {"not json at all", "not_json"},
@@ -111,8 +105,7 @@ struct Workload {
 // `valid` generated events (payload timestamps spread over the last `spread`, away from the
 // 5-minute window edge) with the malformed corpus mixed in `badRounds` times.
 Workload makeWorkload(int valid, int badRounds, std::uint64_t seed, std::int64_t now,
-                      bool payloadTime)
-{
+                      bool payloadTime) {
     Workload w;
     GeneratorOptions options;
     options.users = 3000;
@@ -127,15 +120,15 @@ Workload makeWorkload(int valid, int badRounds, std::uint64_t seed, std::int64_t
     for (int i = 0; i < valid; ++i) {
         // Times in [now-20m, now-6m] or [now-4m, now-30s]: never near the 5-minute edge.
         const bool recent = rng() % 2 == 0;
-        const auto ts = recent ? now - 240'000 + static_cast<std::int64_t>(rng() % 210'000)
-                               : now - 1'200'000 + static_cast<std::int64_t>(rng() % 840'000);
+        const auto ts = recent ? now - 240000 + static_cast<std::int64_t>(rng() % 210000)
+                               : now - 1200000 + static_cast<std::int64_t>(rng() % 840000);
         const auto e = generator.next(ts);
         const auto user = std::to_string(e.userId);
         w.records.push_back({user, std::string(e.json), -1, payloadTime ? 0 : ts});
         w.expected.addValid(user, std::string(e.action), std::string(e.page), ts);
         if (every && i % every == 0 && badDone < badTotal) {
-            const auto &[payload, reason] = corpus[static_cast<std::size_t>(badDone) %
-                                                   corpus.size()];
+            const auto &[payload, reason] =
+                corpus[static_cast<std::size_t>(badDone) % corpus.size()];
             w.records.push_back({"bad", payload, -1, 0});
             w.expected.addInvalid(payload, reason);
             ++badDone;
@@ -149,8 +142,7 @@ Workload makeWorkload(int valid, int badRounds, std::uint64_t seed, std::int64_t
     return w;
 }
 
-std::map<std::string, std::int64_t> toMap(const redisReply *reply)
-{
+std::map<std::string, std::int64_t> toMap(const redisReply *reply) {
     std::map<std::string, std::int64_t> m;
     for (std::size_t i = 0; i + 1 < reply->elements; i += 2)
         m[redis::replyString(reply->element[i])] =
@@ -169,8 +161,7 @@ private:
     int topicCounter_ = 0;
     std::string topic_;
 
-    AggregatorOptions aggregatorOptions(EventTimeSource time) const
-    {
+    AggregatorOptions aggregatorOptions(EventTimeSource time) const {
         AggregatorOptions o;
         o.kafka = stack_->kafkaSettings();
         o.topic = topic_;
@@ -180,23 +171,21 @@ private:
         return o;
     }
 
-    std::int64_t eventsTotal()
-    {
+    std::int64_t eventsTotal() {
         redis::Schema schema;
         return redis::replyInteger(redis_->command({"GET", schema.eventsTotal()}).get());
     }
 
     // Compares every aggregate in Redis with the brute-force expectation.
-    void verifyExact(const Expected &x, std::int64_t now)
-    {
+    void verifyExact(const Expected &x, std::int64_t now) {
         redis::Schema schema;
         QCOMPARE(eventsTotal(), x.valid);
         QCOMPARE(redis::replyInteger(redis_->command({"GET", schema.badTotal()}).get()), x.bad());
-        const auto seedPages = toMap(
-            redis_->command({"ZRANGE", "top_pages", "0", "-1", "WITHSCORES"}).get());
+        const auto seedPages =
+            toMap(redis_->command({"ZRANGE", "top_pages", "0", "-1", "WITHSCORES"}).get());
         QCOMPARE(seedPages, x.pages);
-        const auto pages = toMap(
-            redis_->command({"ZRANGE", schema.pages(), "0", "-1", "WITHSCORES"}).get());
+        const auto pages =
+            toMap(redis_->command({"ZRANGE", schema.pages(), "0", "-1", "WITHSCORES"}).get());
         QCOMPARE(pages, x.pages);
         QCOMPARE(toMap(redis_->command({"HGETALL", schema.actions()}).get()), x.actions);
         QCOMPARE(toMap(redis_->command({"HGETALL", schema.badByReason()}).get()), x.badReasons);
@@ -205,8 +194,8 @@ private:
         options.topPages = 10;
         redis::StatsReader reader(*redis_, options);
         const auto snap = reader.read(now);
-        QCOMPARE(snap.activeUsers, x.activeSince(now - 300'000));
-        QCOMPARE(snap.activeUsers30m, x.activeSince(now - 1'800'000));
+        QCOMPARE(snap.activeUsers, x.activeSince(now - 300000));
+        QCOMPARE(snap.activeUsers30m, x.activeSince(now - 1800000));
         // the seed key holds the same count, written by the last batch or heartbeat
         QCOMPARE(redis::replyInteger(redis_->command({"GET", "active_users"}).get()),
                  snap.activeUsers);
@@ -217,9 +206,10 @@ private:
         QCOMPARE(snap.topPagesLastHour.size(), std::min<std::size_t>(10, x.pages.size()));
         for (const auto &p : snap.topPagesLastHour)
             QCOMPARE(p.count, x.pages.at(p.name));
-        QCOMPARE(snap.topPagesAllTime.front().count, std::max_element(
-            x.pages.begin(), x.pages.end(), [](auto &a, auto &b) { return a.second < b.second; })
-                                                         ->second);
+        QCOMPARE(snap.topPagesAllTime.front().count,
+                 std::max_element(x.pages.begin(), x.pages.end(), [](auto &a, auto &b) {
+                     return a.second < b.second;
+                 })->second);
         // per-user lookups for a sample of users
         int checked = 0;
         for (const auto &[user, actions] : x.userActions) {
@@ -234,8 +224,7 @@ private:
         }
     }
 
-    void verifyDeadLetters(const Expected &x)
-    {
+    void verifyDeadLetters(const Expected &x) {
         const auto records = test::readAll(stack_->kafkaSettings().brokers, topic_ + ".dlq",
                                            x.badPayloads.size(), 20s);
         std::multiset<std::string> payloads;
@@ -250,15 +239,13 @@ private:
     }
 
 private Q_SLOTS:
-    void initTestCase()
-    {
+    void initTestCase() {
         stack_ = std::make_unique<EmbeddedStack>();
         redis_ = std::make_unique<redis::Connection>(stack_->redisEndpoint());
         redis_->connect();
     }
 
-    void init()
-    {
+    void init() {
         // A fresh topic and an empty Redis for each case.
         topic_ = "activity-" + std::to_string(++topicCounter_);
         stack_->broker().createTopic(topic_, 4);
@@ -266,10 +253,9 @@ private Q_SLOTS:
         redis_->command({"FLUSHALL"});
     }
 
-    void givenKnownEvents_whenAggregated_thenEveryAggregateIsExactAndBadOnesReachTheDlq()
-    {
+    void givenKnownEvents_whenAggregated_thenEveryAggregateIsExactAndBadOnesReachTheDlq() {
         const auto now = nowMs();
-        const auto w = makeWorkload(12'000, 10, 11, now, true);
+        const auto w = makeWorkload(12000, 10, 11, now, true);
         test::produceAll(stack_->kafkaSettings().brokers, topic_, w.records);
 
         Aggregator aggregator(aggregatorOptions(EventTimeSource::Payload));
@@ -289,10 +275,9 @@ private Q_SLOTS:
         verifyExact(w.expected, nowMs());
     }
 
-    void givenAnAggregatorStoppedMidStream_whenRestarted_thenTheResultIsExact()
-    {
+    void givenAnAggregatorStoppedMidStream_whenRestarted_thenTheResultIsExact() {
         const auto now = nowMs();
-        const auto w = makeWorkload(30'000, 2, 12, now, true);
+        const auto w = makeWorkload(30000, 2, 12, now, true);
         test::produceAll(stack_->kafkaSettings().brokers, topic_, w.records);
 
         auto options = aggregatorOptions(EventTimeSource::Payload);
@@ -313,20 +298,19 @@ private Q_SLOTS:
         verifyExact(w.expected, nowMs());
     }
 
-    void givenAnAggregatorKilledMidStream_whenAnotherTakesOver_thenTheResultIsExact()
-    {
+    void givenAnAggregatorKilledMidStream_whenAnotherTakesOver_thenTheResultIsExact() {
         const auto now = nowMs();
-        const auto w = makeWorkload(40'000, 1, 13, now, true);
+        const auto w = makeWorkload(40000, 1, 13, now, true);
         test::produceAll(stack_->kafkaSettings().brokers, topic_, w.records);
 
         QProcess victim;
         victim.setProcessChannelMode(QProcess::ForwardedErrorChannel);
-        victim.start(PULSEBOARD_CLI,
-                     {"aggregate", "--brokers", QString::fromStdString(stack_->kafkaSettings().brokers),
-                      "--topic", QString::fromStdString(topic_), "--group",
-                      QString::fromStdString("group-" + topic_), "--redis",
-                      QString::fromStdString(stack_->redisEndpoint().toString()),
-                      "--event-time", "payload", "--batch-events", "300"});
+        victim.start(PULSEBOARD_CLI, {"aggregate", "--brokers",
+                                      QString::fromStdString(stack_->kafkaSettings().brokers),
+                                      "--topic", QString::fromStdString(topic_), "--group",
+                                      QString::fromStdString("group-" + topic_), "--redis",
+                                      QString::fromStdString(stack_->redisEndpoint().toString()),
+                                      "--event-time", "payload", "--batch-events", "300"});
         QVERIFY2(victim.waitForStarted(5000), "pulseboard-cli did not start");
         const auto deadline = std::chrono::steady_clock::now() + 30s;
         while (eventsTotal() < 2000 && std::chrono::steady_clock::now() < deadline)
@@ -345,8 +329,7 @@ private Q_SLOTS:
         verifyExact(w.expected, nowMs());
     }
 
-    void givenAStaleBatch_whenApplied_thenItIsFencedAndNothingChanges()
-    {
+    void givenAStaleBatch_whenApplied_thenItIsFencedAndNothingChanges() {
         redis::Schema schema;
         AggregationOptions options;
         redis::BatchWriter writer(*redis_, schema, options);
@@ -367,8 +350,7 @@ private Q_SLOTS:
         QCOMPARE(writer.storedOffsets("t", {0, 1}), (std::vector<std::int64_t>{1, -1}));
     }
 
-    void givenEventsFromKcat_whenAggregated_thenTheSeedKeysAreExact()
-    {
+    void givenEventsFromKcat_whenAggregated_thenTheSeedKeysAreExact() {
         const auto kcat = QStandardPaths::findExecutable("kcat");
         QVERIFY2(!kcat.isEmpty(), "kcat is not installed: run scripts/install-deps.sh");
         const auto now = nowMs();
@@ -408,12 +390,10 @@ private Q_SLOTS:
                  static_cast<std::int64_t>(x.lastSeen.size()));
     }
 
-    void givenRedisRestartedEmpty_whenTheAggregatorNotices_thenItRebuildsFromKafka()
-    {
+    void givenRedisRestartedEmpty_whenTheAggregatorNotices_thenItRebuildsFromKafka() {
         const auto now = nowMs();
         const auto w = makeWorkload(8000, 1, 15, now, true);
-        const std::vector<test::Record> firstHalf(w.records.begin(),
-                                                  w.records.begin() + 4000);
+        const std::vector<test::Record> firstHalf(w.records.begin(), w.records.begin() + 4000);
         const std::vector<test::Record> secondHalf(w.records.begin() + 4000, w.records.end());
         test::produceAll(stack_->kafkaSettings().brokers, topic_, firstHalf);
 

@@ -37,44 +37,38 @@ struct UsageError {
     std::string message;
 };
 
-std::int64_t nowMs()
-{
+std::int64_t nowMs() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
                std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
 
-std::string str(const QString &s)
-{
+std::string str(const QString &s) {
     return s.toStdString();
 }
 
 class Flags {
 public:
     Flags(const QString &command, const QString &description)
-        : command_(command)
-    {
+        : command_(command) {
         parser_.setApplicationDescription(description);
         parser_.addHelpOption();
     }
 
     void add(const QString &name, const QString &help, const QString &valueName = {},
-             const QString &fallback = {})
-    {
+             const QString &fallback = {}) {
         QCommandLineOption option(name, help, valueName, fallback);
         parser_.addOption(option);
     }
 
-    void addKafka()
-    {
+    void addKafka() {
         add("brokers", "Kafka bootstrap servers.", "host:port[,...]", "localhost:9092");
         add("kafka-opt",
             "A librdkafka property passed through, e.g. security.protocol=SASL_SSL; repeatable.",
             "key=value");
     }
     void addTopic() { add("topic", "Kafka topic.", "name", "user-activity"); }
-    void addRedis()
-    {
+    void addRedis() {
         add("redis", "Redis server.", "host:port", "127.0.0.1:6379");
         add("redis-password",
             "Redis password (or set PULSEBOARD_REDIS_PASSWORD to keep it out of ps).", "password");
@@ -84,8 +78,7 @@ public:
     }
 
     // Returns false after printing help (exit 0); throws UsageError on bad flags.
-    bool parse(const QStringList &args)
-    {
+    bool parse(const QStringList &args) {
         QStringList full = args;
         full.removeAt(1); // the command name
         full[0] = "pulseboard-cli " + command_;
@@ -96,8 +89,7 @@ public:
             return false;
         }
         if (!parser_.positionalArguments().isEmpty())
-            throw UsageError{"unexpected argument '" + str(parser_.positionalArguments()[0]) +
-                             "'"};
+            throw UsageError{"unexpected argument '" + str(parser_.positionalArguments()[0]) + "'"};
         return true;
     }
 
@@ -105,8 +97,7 @@ public:
     QStringList values(const QString &name) const { return parser_.values(name); }
     bool isSet(const QString &name) const { return parser_.isSet(name); }
 
-    std::int64_t integer(const QString &name, std::int64_t min, std::int64_t max) const
-    {
+    std::int64_t integer(const QString &name, std::int64_t min, std::int64_t max) const {
         bool ok = false;
         const auto v = parser_.value(name).toLongLong(&ok);
         if (!ok || v < min || v > max)
@@ -115,8 +106,7 @@ public:
                              str(parser_.value(name)) + "'"};
         return v;
     }
-    double number(const QString &name, double min) const
-    {
+    double number(const QString &name, double min) const {
         bool ok = false;
         const auto v = parser_.value(name).toDouble(&ok);
         if (!ok || v < min)
@@ -124,17 +114,16 @@ public:
                              ", not '" + str(parser_.value(name)) + "'"};
         return v;
     }
-    std::chrono::milliseconds duration(const QString &name) const
-    {
+    std::chrono::milliseconds duration(const QString &name) const {
         const auto parsed = parseDuration(str(parser_.value(name)));
         if (!parsed)
-            throw UsageError{"--" + str(name) + " wants a duration like 30s, 5m, 1h or 500ms, not '" +
+            throw UsageError{"--" + str(name) +
+                             " wants a duration like 30s, 5m, 1h or 500ms, not '" +
                              str(parser_.value(name)) + "'"};
         return *parsed;
     }
 
-    kafka::KafkaSettings kafka() const
-    {
+    kafka::KafkaSettings kafka() const {
         kafka::KafkaSettings settings;
         settings.brokers = str(value("brokers"));
         for (const auto &property : parser_.values("kafka-opt")) {
@@ -147,24 +136,22 @@ public:
         return settings;
     }
 
-    redis::Endpoint redis() const
-    {
+    redis::Endpoint redis() const {
         redis::Endpoint endpoint;
         try {
             endpoint = redis::parseEndpoint(str(value("redis")));
         } catch (const Error &e) {
             throw UsageError{e.what()};
         }
-        endpoint.password = isSet("redis-password") ? str(value("redis-password"))
-                                                     : str(qEnvironmentVariable(
-                                                           "PULSEBOARD_REDIS_PASSWORD"));
+        endpoint.password = isSet("redis-password")
+                                ? str(value("redis-password"))
+                                : str(qEnvironmentVariable("PULSEBOARD_REDIS_PASSWORD"));
         endpoint.username = str(value("redis-user"));
         endpoint.database = static_cast<int>(integer("redis-db", 0, 1'000'000));
         return endpoint;
     }
 
-    redis::Schema schema() const
-    {
+    redis::Schema schema() const {
         redis::Schema schema;
         schema.ns = str(value("namespace"));
         if (schema.ns.empty() || schema.ns.find_first_of("{}") != std::string::npos)
@@ -179,8 +166,7 @@ private:
 
 // ---- output -------------------------------------------------------------------------------
 
-double recentRate(const Snapshot &s, int seconds)
-{
+double recentRate(const Snapshot &s, int seconds) {
     std::int64_t sum = 0;
     int n = 0;
     for (auto it = s.perSecond.rbegin(); it != s.perSecond.rend() && n < seconds; ++it, ++n)
@@ -188,13 +174,12 @@ double recentRate(const Snapshot &s, int seconds)
     return n ? static_cast<double>(sum) / n : 0.0;
 }
 
-void printSnapshot(const Snapshot &s)
-{
+void printSnapshot(const Snapshot &s) {
     std::printf("active users: %lld in the last %llds, %lld in the last 30 min\n",
                 static_cast<long long>(s.activeUsers),
                 static_cast<long long>(s.activeWindow.count() / 1000),
                 static_cast<long long>(s.activeUsers30m));
-    std::printf("events: %lld valid, %lld bad, %.1f/s over the last 5 s", 
+    std::printf("events: %lld valid, %lld bad, %.1f/s over the last 5 s",
                 static_cast<long long>(s.eventsTotal), static_cast<long long>(s.badEventsTotal),
                 recentRate(s, 5));
     if (s.lostEvents > 0)
@@ -216,8 +201,7 @@ void printSnapshot(const Snapshot &s)
     list("bad events by reason", s.badByReason);
 }
 
-QJsonArray jsonCounts(const std::vector<NamedCount> &items, const char *nameKey)
-{
+QJsonArray jsonCounts(const std::vector<NamedCount> &items, const char *nameKey) {
     QJsonArray array;
     for (const auto &item : items)
         array.append(QJsonObject{{nameKey, QString::fromStdString(item.name)},
@@ -225,8 +209,7 @@ QJsonArray jsonCounts(const std::vector<NamedCount> &items, const char *nameKey)
     return array;
 }
 
-QJsonObject jsonSnapshot(const Snapshot &s)
-{
+QJsonObject jsonSnapshot(const Snapshot &s) {
     QJsonObject o;
     o["taken_at"] = QString::fromStdString(formatIso8601Ms(s.takenAtMs));
     o["active_users"] = static_cast<qint64>(s.activeUsers);
@@ -249,12 +232,12 @@ QJsonObject jsonSnapshot(const Snapshot &s)
                                           {"partition", p.partition},
                                           {"next_offset", static_cast<qint64>(p.nextOffset)},
                                           {"lag", static_cast<qint64>(p.lag)}});
-        aggregators.append(QJsonObject{{"id", QString::fromStdString(a.id)},
-                                       {"group", QString::fromStdString(a.group)},
-                                       {"events", static_cast<qint64>(a.eventsProcessed)},
-                                       {"last_beat", QString::fromStdString(
-                                                         formatIso8601Ms(a.lastBeatMs))},
-                                       {"partitions", partitions}});
+        aggregators.append(
+            QJsonObject{{"id", QString::fromStdString(a.id)},
+                        {"group", QString::fromStdString(a.group)},
+                        {"events", static_cast<qint64>(a.eventsProcessed)},
+                        {"last_beat", QString::fromStdString(formatIso8601Ms(a.lastBeatMs))},
+                        {"partitions", partitions}});
     }
     o["aggregators"] = aggregators;
     return o;
@@ -263,8 +246,7 @@ QJsonObject jsonSnapshot(const Snapshot &s)
 // ---- commands -----------------------------------------------------------------------------
 
 // Waits until the stop signal or the deadline (0: none).
-void waitForStop(StopSignals &stopSignals, std::chrono::milliseconds limit)
-{
+void waitForStop(StopSignals &stopSignals, std::chrono::milliseconds limit) {
     std::mutex mutex;
     std::condition_variable cv;
     bool stop = false;
@@ -281,8 +263,7 @@ void waitForStop(StopSignals &stopSignals, std::chrono::milliseconds limit)
     stopSignals.onStop({});
 }
 
-int cmdBroker(const QStringList &args, StopSignals &stopSignals)
-{
+int cmdBroker(const QStringList &args, StopSignals &stopSignals) {
     Flags f("broker", "Runs the embedded Kafka-protocol broker (in memory) until stopped.");
     f.add("topic", "A topic to create (with its .dlq); repeatable.", "name");
     f.add("partitions", "Partitions per topic.", "n", "4");
@@ -308,8 +289,7 @@ int cmdBroker(const QStringList &args, StopSignals &stopSignals)
     return 0;
 }
 
-int cmdCreateTopic(const QStringList &args, StopSignals &)
-{
+int cmdCreateTopic(const QStringList &args, StopSignals &) {
     Flags f("create-topic", "Creates a topic, or reports that it exists with enough partitions.");
     f.addKafka();
     f.addTopic();
@@ -325,8 +305,7 @@ int cmdCreateTopic(const QStringList &args, StopSignals &)
     return 0;
 }
 
-void addGeneratorFlags(Flags &f)
-{
+void addGeneratorFlags(Flags &f) {
     f.add("users", "Size of the user population.", "n", "10000");
     f.add("pages", "Size of the page catalogue (Zipf-like popularity).", "n", "200");
     f.add("zipf", "Zipf exponent of page popularity.", "s", "1.1");
@@ -335,8 +314,7 @@ void addGeneratorFlags(Flags &f)
     f.add("seed", "Random seed.", "n", "1");
 }
 
-GeneratorOptions generatorOptions(const Flags &f)
-{
+GeneratorOptions generatorOptions(const Flags &f) {
     GeneratorOptions g;
     g.users = static_cast<int>(f.integer("users", 1, 1'000'000'000));
     g.pages = static_cast<int>(f.integer("pages", 1, 10'000'000));
@@ -360,8 +338,7 @@ GeneratorOptions generatorOptions(const Flags &f)
     return g;
 }
 
-int cmdSimulate(const QStringList &args, StopSignals &stopSignals)
-{
+int cmdSimulate(const QStringList &args, StopSignals &stopSignals) {
     Flags f("simulate", "Produces simulated user-activity events to Kafka.");
     f.addKafka();
     f.addTopic();
@@ -402,24 +379,22 @@ int cmdSimulate(const QStringList &args, StopSignals &stopSignals)
     return 0;
 }
 
-void addAggregatorFlags(Flags &f)
-{
+void addAggregatorFlags(Flags &f) {
     f.add("group", "Kafka consumer group.", "name", "pulseboard-aggregator");
     f.add("window", "Active-user window (up to 1h).", "time", "5m");
     f.add("from", "Where a partition with no offset stored in Redis starts: earliest|latest.",
           "where", "earliest");
     f.add("event-time", "Event time: kafka (record timestamp) or payload (its timestamp field).",
           "source", "kafka");
-    f.add("flush-interval", "Longest a micro-batch waits before its Redis write.", "time",
-          "100ms");
+    f.add("flush-interval", "Longest a micro-batch waits before its Redis write.", "time", "100ms");
     f.add("batch-events", "Most events in one micro-batch.", "n", "20000");
-    f.add("session-timeout", "Kafka group session timeout: how soon a dead member's partitions "
-                             "move on.",
+    f.add("session-timeout",
+          "Kafka group session timeout: how soon a dead member's partitions "
+          "move on.",
           "time", "6s");
 }
 
-AggregatorOptions aggregatorOptions(const Flags &f)
-{
+AggregatorOptions aggregatorOptions(const Flags &f) {
     AggregatorOptions o;
     o.kafka = f.kafka();
     o.topic = str(f.value("topic"));
@@ -448,8 +423,7 @@ AggregatorOptions aggregatorOptions(const Flags &f)
     return o;
 }
 
-int cmdAggregate(const QStringList &args, StopSignals &stopSignals)
-{
+int cmdAggregate(const QStringList &args, StopSignals &stopSignals) {
     Flags f("aggregate", "Aggregates events from Kafka into Redis (one consumer-group member).");
     f.addKafka();
     f.addTopic();
@@ -475,8 +449,7 @@ int cmdAggregate(const QStringList &args, StopSignals &stopSignals)
     return 0;
 }
 
-redis::StatsOptions statsOptions(const Flags &f)
-{
+redis::StatsOptions statsOptions(const Flags &f) {
     redis::StatsOptions options;
     options.schema = f.schema();
     options.activeWindow = f.duration("window");
@@ -484,8 +457,7 @@ redis::StatsOptions statsOptions(const Flags &f)
     return options;
 }
 
-int cmdStats(const QStringList &args, StopSignals &)
-{
+int cmdStats(const QStringList &args, StopSignals &) {
     Flags f("stats", "Prints the current aggregates from Redis.");
     f.addRedis();
     f.add("window", "Active-user window to report.", "time", "5m");
@@ -505,10 +477,10 @@ int cmdStats(const QStringList &args, StopSignals &)
     if (f.isSet("json")) {
         auto o = jsonSnapshot(snapshot);
         if (user) {
-            o["user"] = QJsonObject{{"user_id", QString::fromStdString(user->userId)},
-                                    {"events_last_hour", static_cast<qint64>(user->eventsLastHour)},
-                                    {"actions_last_hour", jsonCounts(user->actionsLastHour,
-                                                                     "action")}};
+            o["user"] =
+                QJsonObject{{"user_id", QString::fromStdString(user->userId)},
+                            {"events_last_hour", static_cast<qint64>(user->eventsLastHour)},
+                            {"actions_last_hour", jsonCounts(user->actionsLastHour, "action")}};
         }
         std::printf("%s\n", QJsonDocument(o).toJson(QJsonDocument::Compact).constData());
         return 0;
@@ -523,8 +495,7 @@ int cmdStats(const QStringList &args, StopSignals &)
     return 0;
 }
 
-int cmdExport(const QStringList &args, StopSignals &)
-{
+int cmdExport(const QStringList &args, StopSignals &) {
     Flags f("export", "Writes the current aggregates to a CSV file (RFC 4180).");
     f.addRedis();
     f.add("window", "Active-user window to report.", "time", "5m");
@@ -558,8 +529,7 @@ int cmdExport(const QStringList &args, StopSignals &)
     return 0;
 }
 
-int cmdDemo(const QStringList &args, StopSignals &stopSignals)
-{
+int cmdDemo(const QStringList &args, StopSignals &stopSignals) {
     Flags f("demo", "Embedded broker + embedded Redis + simulator + aggregator, with a stats "
                     "line every second.");
     f.add("duration", "Run this long (0: until Ctrl-C).", "time", "0");
@@ -614,8 +584,8 @@ int cmdDemo(const QStringList &args, StopSignals &stopSignals)
     auto next = started + 1s;
     while (!stop && !failed &&
            (duration.count() == 0 || std::chrono::steady_clock::now() - started < duration)) {
-        std::this_thread::sleep_until(std::min(next, started + (duration.count() ? duration
-                                                                                 : 24h * 365)));
+        std::this_thread::sleep_until(
+            std::min(next, started + (duration.count() ? duration : 24h * 365)));
         next += 1s;
         try {
             const auto s = reader.read(nowMs());
@@ -656,8 +626,7 @@ struct CommandInfo {
     int (*run)(const QStringList &, StopSignals &);
 };
 
-const std::vector<CommandInfo> &commands()
-{
+const std::vector<CommandInfo> &commands() {
     static const std::vector<CommandInfo> list{
         {"broker", "run the embedded Kafka-protocol broker", cmdBroker},
         {"create-topic", "create a topic with N partitions", cmdCreateTopic},
@@ -672,8 +641,7 @@ const std::vector<CommandInfo> &commands()
 
 } // namespace
 
-std::string usage()
-{
+std::string usage() {
     std::string text = "usage: pulseboard-cli COMMAND [flags]   (pulseboard-cli COMMAND --help)\n\n"
                        "commands:\n";
     for (const auto &c : commands()) {
@@ -684,8 +652,7 @@ std::string usage()
     return text;
 }
 
-int runCommand(const QStringList &args, StopSignals &stopSignals)
-{
+int runCommand(const QStringList &args, StopSignals &stopSignals) {
     const auto name = str(args[1]);
     for (const auto &c : commands()) {
         if (name != c.name)
@@ -693,8 +660,8 @@ int runCommand(const QStringList &args, StopSignals &stopSignals)
         try {
             return c.run(args, stopSignals);
         } catch (const UsageError &e) {
-            std::fprintf(stderr, "pulseboard-cli %s: %s (see pulseboard-cli %s --help)\n",
-                         c.name, e.message.c_str(), c.name);
+            std::fprintf(stderr, "pulseboard-cli %s: %s (see pulseboard-cli %s --help)\n", c.name,
+                         e.message.c_str(), c.name);
             return 2;
         } catch (const Error &e) {
             std::fprintf(stderr, "pulseboard-cli %s: %s\n", c.name, e.what());

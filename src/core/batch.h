@@ -35,19 +35,18 @@ struct AggregationOptions {
 // Heterogeneous lookup: find by string_view without building a std::string.
 struct StringHash {
     using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept
-    {
+    std::size_t operator()(std::string_view s) const noexcept {
         return std::hash<std::string_view>{}(s);
     }
 };
 using StringCounts = std::unordered_map<std::string, std::int64_t, StringHash, std::equal_to<>>;
 
 struct FeedEntry {
-    std::string raw;       // the payload, byte for byte
-    std::string source;    // "topic/partition"
+    std::string raw;    // the payload, byte for byte
+    std::string source; // "topic/partition"
     std::int64_t offset = 0;
     std::int64_t timestampMs = 0;
-    std::string reason;    // bad events only: reasonName()
+    std::string reason; // bad events only: reasonName()
 };
 
 // Separates the action and the user id in a per-user field; 0xFF never occurs in UTF-8.
@@ -58,9 +57,7 @@ inline constexpr char kFieldSeparator = '\xff';
 class FeedRing {
 public:
     explicit FeedRing(std::size_t capacity)
-        : slots_(capacity)
-    {
-    }
+        : slots_(capacity) {}
     // A slot to overwrite with the newest entry (evicts the oldest when full).
     FeedEntry &push();
     std::size_t size() const { return size_; }
@@ -79,9 +76,7 @@ public:
     explicit BatchAggregate(const AggregationOptions &options = {})
         : feed(options.feedPerBatch)
         , badFeed(options.feedPerBatch)
-        , bucketHistoryMs_(options.bucketHistory.count())
-    {
-    }
+        , bucketHistoryMs_(options.bucketHistory.count()) {}
 
     // nowMs decides which events are recent enough for the time buckets.
     void addValid(const EventView &event, std::int64_t eventTimeMs, std::int64_t nowMs,
@@ -112,8 +107,7 @@ private:
 };
 
 // Floor division for epoch arithmetic (times before 1970 stay in the right bucket).
-constexpr std::int64_t floorDiv(std::int64_t a, std::int64_t b)
-{
+constexpr std::int64_t floorDiv(std::int64_t a, std::int64_t b) {
     return a / b - ((a % b != 0) && ((a < 0) != (b < 0)) ? 1 : 0);
 }
 

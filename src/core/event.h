@@ -13,15 +13,15 @@ namespace pb {
 
 // Why an event was rejected; each reason has its own counter and DLQ header value.
 enum class InvalidReason : std::uint8_t {
-    NotJson,         // not parseable JSON (includes an empty payload)
-    InvalidUtf8,     // bytes that are not valid UTF-8
-    NotObject,       // JSON, but not an object
+    NotJson,     // not parseable JSON (includes an empty payload)
+    InvalidUtf8, // bytes that are not valid UTF-8
+    NotObject,   // JSON, but not an object
     UserIdMissing,
-    UserIdType,      // not an integer or a string (float, bool, null, object, ...)
-    UserIdRange,     // integer outside int64, empty string, or string over 128 bytes
+    UserIdType,  // not an integer or a string (float, bool, null, object, ...)
+    UserIdRange, // integer outside int64, empty string, or string over 128 bytes
     ActionMissing,
     ActionType,
-    ActionRange,     // empty or over 64 bytes
+    ActionRange, // empty or over 64 bytes
     PageMissing,
     PageType,
     PageRange,       // empty or over 2048 bytes

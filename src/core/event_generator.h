@@ -13,8 +13,8 @@
 namespace pb {
 
 struct GeneratorOptions {
-    int users = 10'000;        // user ids 1..users, uniformly drawn
-    int pages = 200;           // catalogue size; page k has weight 1 / k^zipfExponent
+    int users = 10'000; // user ids 1..users, uniformly drawn
+    int pages = 200;    // catalogue size; page k has weight 1 / k^zipfExponent
     double zipfExponent = 1.1;
     std::vector<std::pair<std::string, double>> actions{
         {"view", 0.70}, {"click", 0.20}, {"add_to_cart", 0.06}, {"purchase", 0.04}};

@@ -52,17 +52,17 @@ struct FeedItem {
 struct Snapshot {
     std::int64_t takenAtMs = 0;
     std::chrono::milliseconds activeWindow{0};
-    std::int64_t activeUsers = 0;          // distinct users in the configured window
-    std::int64_t activeUsers30m = 0;       // distinct users in the last 30 minutes
-    std::int64_t eventsTotal = 0;          // valid events, all time
-    std::int64_t badEventsTotal = 0;       // invalid events, all time
-    std::int64_t lostEvents = 0;           // offsets Kafka no longer had when we got there
-    std::vector<NamedCount> topPagesAllTime;  // most first
-    std::vector<NamedCount> topPagesLastHour; // most first
-    std::vector<NamedCount> actions;          // most first
-    std::vector<NamedCount> badByReason;      // most first
-    std::vector<RatePoint> perSecond;         // oldest first, zero-filled, ends at takenAt
-    std::vector<RatePoint> perMinute;         // oldest first, zero-filled, last 60 minutes
+    std::int64_t activeUsers = 0;              // distinct users in the configured window
+    std::int64_t activeUsers30m = 0;           // distinct users in the last 30 minutes
+    std::int64_t eventsTotal = 0;              // valid events, all time
+    std::int64_t badEventsTotal = 0;           // invalid events, all time
+    std::int64_t lostEvents = 0;               // offsets Kafka no longer had when we got there
+    std::vector<NamedCount> topPagesAllTime;   // most first
+    std::vector<NamedCount> topPagesLastHour;  // most first
+    std::vector<NamedCount> actions;           // most first
+    std::vector<NamedCount> badByReason;       // most first
+    std::vector<RatePoint> perSecond;          // oldest first, zero-filled, ends at takenAt
+    std::vector<RatePoint> perMinute;          // oldest first, zero-filled, last 60 minutes
     std::vector<AggregatorHealth> aggregators; // alive ones (recent heartbeat)
     std::int64_t consumerLag = -1;             // sum over partitions; -1: unknown
     std::vector<FeedItem> latestEvents;        // newest first

@@ -6,8 +6,7 @@
 
 namespace pb::gui {
 
-void AppSettings::save(QSettings &s) const
-{
+void AppSettings::save(QSettings &s) const {
     s.setValue("mode", mode == StackMode::Embedded ? "embedded" : "external");
     s.setValue("kafka/brokers", kafkaBrokers);
     s.setValue("kafka/topic", topic);
@@ -24,12 +23,11 @@ void AppSettings::save(QSettings &s) const
     s.setValue("pipeline/embeddedPartitions", embeddedPartitions);
 }
 
-AppSettings AppSettings::load(const QSettings &s)
-{
+AppSettings AppSettings::load(const QSettings &s) {
     AppSettings d;
     AppSettings a;
     a.mode = s.value("mode", "embedded").toString() == "external" ? StackMode::External
-                                                                   : StackMode::Embedded;
+                                                                  : StackMode::Embedded;
     a.kafkaBrokers = s.value("kafka/brokers", d.kafkaBrokers).toString();
     a.topic = s.value("kafka/topic", d.topic).toString();
     a.group = s.value("kafka/group", d.group).toString();
@@ -46,15 +44,14 @@ AppSettings AppSettings::load(const QSettings &s)
     return a;
 }
 
-kafka::KafkaSettings AppSettings::kafkaSettings() const
-{
+kafka::KafkaSettings AppSettings::kafkaSettings() const {
     kafka::KafkaSettings k;
     k.brokers = kafkaBrokers.trimmed().toStdString();
     const bool sasl = !saslMechanism.isEmpty();
     const bool ssl = !sslCaFile.isEmpty();
     if (sasl || ssl)
-        k.properties.emplace_back("security.protocol", sasl ? (ssl ? "SASL_SSL" : "SASL_PLAINTEXT")
-                                                            : "SSL");
+        k.properties.emplace_back("security.protocol",
+                                  sasl ? (ssl ? "SASL_SSL" : "SASL_PLAINTEXT") : "SSL");
     if (sasl) {
         k.properties.emplace_back("sasl.mechanism", saslMechanism.toStdString());
         k.properties.emplace_back("sasl.username", saslUsername.toStdString());
@@ -65,8 +62,7 @@ kafka::KafkaSettings AppSettings::kafkaSettings() const
     return k;
 }
 
-redis::Endpoint AppSettings::redisEndpoint() const
-{
+redis::Endpoint AppSettings::redisEndpoint() const {
     redis::Endpoint e;
     e.host = redisHost.trimmed().toStdString();
     e.port = redisPort;
@@ -75,8 +71,7 @@ redis::Endpoint AppSettings::redisEndpoint() const
     return e;
 }
 
-QString checkHost(const QString &host)
-{
+QString checkHost(const QString &host) {
     const auto h = host.trimmed();
     if (h.isEmpty())
         return QObject::tr("Enter a host name or address, e.g. 127.0.0.1.");
@@ -86,8 +81,7 @@ QString checkHost(const QString &host)
     return {};
 }
 
-QString checkBrokers(const QString &brokers)
-{
+QString checkBrokers(const QString &brokers) {
     const auto list = brokers.split(',', Qt::SkipEmptyParts);
     if (list.isEmpty())
         return QObject::tr("Enter at least one broker as host:port, e.g. kafka1:9092.");
@@ -106,8 +100,7 @@ QString checkBrokers(const QString &brokers)
     return {};
 }
 
-QString checkTopic(const QString &topic)
-{
+QString checkTopic(const QString &topic) {
     static const QRegularExpression valid(R"(^[A-Za-z0-9._-]{1,249}$)");
     if (!valid.match(topic).hasMatch())
         return QObject::tr("A topic name is 1 to 249 letters, digits, '.', '_' or '-'.");
@@ -116,8 +109,7 @@ QString checkTopic(const QString &topic)
     return {};
 }
 
-std::vector<FieldError> validate(const AppSettings &a)
-{
+std::vector<FieldError> validate(const AppSettings &a) {
     std::vector<FieldError> errors;
     const auto add = [&](const char *field, const QString &message) {
         if (!message.isEmpty())
@@ -138,8 +130,8 @@ std::vector<FieldError> validate(const AppSettings &a)
     if (!a.saslMechanism.isEmpty() && a.saslUsername.trimmed().isEmpty())
         add("kafka/saslUsername", QObject::tr("SASL needs a user name."));
     if (!a.sslCaFile.isEmpty() && !QFileInfo(a.sslCaFile).isReadable())
-        add("kafka/sslCaFile", QObject::tr("Cannot read “%1”: choose a CA certificate file (PEM).")
-                                   .arg(a.sslCaFile));
+        add("kafka/sslCaFile",
+            QObject::tr("Cannot read “%1”: choose a CA certificate file (PEM).").arg(a.sslCaFile));
     if (a.redisDatabase < 0 || a.redisDatabase > 15)
         add("redis/database", QObject::tr("The database number must be from 0 to 15."));
     if (a.windowSeconds < 10 || a.windowSeconds > 3600)
@@ -149,7 +141,8 @@ std::vector<FieldError> validate(const AppSettings &a)
     if (a.aggregatorThreads < 0 || a.aggregatorThreads > 32)
         add("pipeline/aggregatorThreads", QObject::tr("Run 0 to 32 aggregator threads."));
     if (a.embeddedPartitions < 1 || a.embeddedPartitions > 64)
-        add("pipeline/embeddedPartitions", QObject::tr("The embedded topic has 1 to 64 partitions."));
+        add("pipeline/embeddedPartitions",
+            QObject::tr("The embedded topic has 1 to 64 partitions."));
     return errors;
 }
 

@@ -26,16 +26,16 @@ struct AppSettings {
     QString group = "pulseboard-aggregator";
     QString saslMechanism; // empty: no SASL; PLAIN, SCRAM-SHA-256, SCRAM-SHA-512
     QString saslUsername;
-    QString saslPassword;  // never persisted in QSettings
-    QString sslCaFile;     // non-empty: SSL (with SASL: SASL_SSL)
+    QString saslPassword; // never persisted in QSettings
+    QString sslCaFile;    // non-empty: SSL (with SASL: SASL_SSL)
 
     QString redisHost = "127.0.0.1";
     int redisPort = 6379;
     QString redisPassword; // never persisted in QSettings
     int redisDatabase = 0;
 
-    int windowSeconds = 300;     // active-user window
-    int refreshMs = 1000;        // stats refresh interval
+    int windowSeconds = 300; // active-user window
+    int refreshMs = 1000;    // stats refresh interval
     int aggregatorThreads = 1;
     int embeddedPartitions = 4;
 

@@ -4,8 +4,7 @@
 
 namespace pb::kafka {
 
-std::pair<std::string, std::string> parseProperty(std::string_view text)
-{
+std::pair<std::string, std::string> parseProperty(std::string_view text) {
     const auto eq = text.find('=');
     if (eq == std::string_view::npos || eq == 0)
         throw Error(ErrorKind::Fatal, "bad Kafka property '" + std::string(text) +
@@ -15,8 +14,7 @@ std::pair<std::string, std::string> parseProperty(std::string_view text)
 
 namespace {
 
-void setProperty(rd_kafka_conf_t *conf, const std::string &key, const std::string &value)
-{
+void setProperty(rd_kafka_conf_t *conf, const std::string &key, const std::string &value) {
     std::array<char, 512> errstr{};
     if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), errstr.data(), errstr.size()) !=
         RD_KAFKA_CONF_OK)
@@ -24,8 +22,7 @@ void setProperty(rd_kafka_conf_t *conf, const std::string &key, const std::strin
                     "Kafka setting " + key + " rejected: " + std::string(errstr.data()));
 }
 
-void onClientError(rd_kafka_t *, int err, const char *reason, void *opaque)
-{
+void onClientError(rd_kafka_t *, int err, const char *reason, void *opaque) {
     if (auto *tracker = static_cast<ErrorTracker *>(opaque))
         tracker->record(err, reason);
 }
@@ -33,8 +30,7 @@ void onClientError(rd_kafka_t *, int err, const char *reason, void *opaque)
 } // namespace
 
 ConfPtr makeConf(const KafkaSettings &settings,
-                 const std::vector<std::pair<std::string, std::string>> &overrides)
-{
+                 const std::vector<std::pair<std::string, std::string>> &overrides) {
     if (settings.brokers.empty())
         throw Error(ErrorKind::Fatal, "no Kafka bootstrap servers given: pass --brokers host:port");
     ConfPtr conf(rd_kafka_conf_new());
@@ -45,7 +41,8 @@ ConfPtr makeConf(const KafkaSettings &settings,
     setProperty(conf.get(), "reconnect.backoff.max.ms", "2000");
     // librdkafka's own log lines would bury our one clear message: errors reach us through
     // error_cb (ErrorTracker) and are reported there.
-    rd_kafka_conf_set_log_cb(conf.get(), [](const rd_kafka_t *, int, const char *, const char *) {});
+    rd_kafka_conf_set_log_cb(conf.get(),
+                             [](const rd_kafka_t *, int, const char *, const char *) {});
     for (const auto &[key, value] : settings.properties)
         setProperty(conf.get(), key, value);
     for (const auto &[key, value] : overrides)
@@ -53,8 +50,7 @@ ConfPtr makeConf(const KafkaSettings &settings,
     return conf;
 }
 
-bool isRetriable(rd_kafka_resp_err_t err)
-{
+bool isRetriable(rd_kafka_resp_err_t err) {
     switch (err) {
     case RD_KAFKA_RESP_ERR__AUTHENTICATION:
     case RD_KAFKA_RESP_ERR__FATAL:
@@ -78,8 +74,7 @@ bool isRetriable(rd_kafka_resp_err_t err)
     }
 }
 
-pb::Error kafkaError(rd_kafka_resp_err_t err, std::string_view context)
-{
+pb::Error kafkaError(rd_kafka_resp_err_t err, std::string_view context) {
     std::string message(context);
     message += ": ";
     message += rd_kafka_err2str(err);
@@ -101,8 +96,7 @@ pb::Error kafkaError(rd_kafka_resp_err_t err, std::string_view context)
     return {isRetriable(err) ? ErrorKind::Retriable : ErrorKind::Fatal, message};
 }
 
-pb::Error kafkaError(const rd_kafka_error_t *err, std::string_view context)
-{
+pb::Error kafkaError(const rd_kafka_error_t *err, std::string_view context) {
     const auto code = rd_kafka_error_code(err);
     std::string message(context);
     message += ": ";
@@ -111,8 +105,7 @@ pb::Error kafkaError(const rd_kafka_error_t *err, std::string_view context)
     return {retriable ? ErrorKind::Retriable : ErrorKind::Fatal, message};
 }
 
-void ErrorTracker::record(int err, const char *reason)
-{
+void ErrorTracker::record(int err, const char *reason) {
     const auto code = static_cast<rd_kafka_resp_err_t>(err);
     // Transport errors to single brokers are routine while a cluster starts; keep the most
     // telling reason (an authentication failure beats a refused connection).
@@ -125,14 +118,12 @@ void ErrorTracker::record(int err, const char *reason)
         fatal = true;
 }
 
-void installErrorTracker(rd_kafka_conf_t *conf, ErrorTracker *tracker)
-{
+void installErrorTracker(rd_kafka_conf_t *conf, ErrorTracker *tracker) {
     rd_kafka_conf_set_opaque(conf, tracker);
     rd_kafka_conf_set_error_cb(conf, &onClientError);
 }
 
-const TopicMetadata *ClusterMetadata::find(std::string_view topic) const
-{
+const TopicMetadata *ClusterMetadata::find(std::string_view topic) const {
     for (const auto &t : topics)
         if (t.name == topic)
             return &t;
@@ -140,8 +131,7 @@ const TopicMetadata *ClusterMetadata::find(std::string_view topic) const
 }
 
 ClusterMetadata probe(rd_kafka_t *rk, const KafkaSettings &settings,
-                      std::chrono::milliseconds timeout, const ErrorTracker *tracker)
-{
+                      std::chrono::milliseconds timeout, const ErrorTracker *tracker) {
     using Clock = std::chrono::steady_clock;
     const auto started = Clock::now();
     const auto deadline = started + timeout;
@@ -151,8 +141,8 @@ ClusterMetadata probe(rd_kafka_t *rk, const KafkaSettings &settings,
     const rd_kafka_metadata_t *raw = nullptr;
     rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__TIMED_OUT;
     for (;;) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
-                                                                                Clock::now());
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
         if (left.count() <= 0)
             break;
         // all_topics=1: asking for one topic by name would auto-create it on some brokers.
@@ -182,10 +172,10 @@ ClusterMetadata probe(rd_kafka_t *rk, const KafkaSettings &settings,
             if (!isRetriable(tracker->lastError) || tracker->fatal)
                 kind = ErrorKind::Fatal;
         }
-        const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() -
-                                                                                  started);
-        throw Error(kind, "cannot reach Kafka at " + settings.brokers + " (" + why +
-                              ", after " + std::to_string(waited.count()) +
+        const auto waited =
+            std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
+        throw Error(kind, "cannot reach Kafka at " + settings.brokers + " (" + why + ", after " +
+                              std::to_string(waited.count()) +
                               " ms): check that a broker runs there and that the address, port "
                               "and security settings are right");
     }
@@ -200,15 +190,15 @@ ClusterMetadata probe(rd_kafka_t *rk, const KafkaSettings &settings,
     return result;
 }
 
-ClusterMetadata probeBrokers(const KafkaSettings &settings, std::chrono::milliseconds timeout)
-{
+ClusterMetadata probeBrokers(const KafkaSettings &settings, std::chrono::milliseconds timeout) {
     ErrorTracker tracker;
     auto conf = makeConf(settings);
     installErrorTracker(conf.get(), &tracker);
     std::array<char, 512> errstr{};
     HandlePtr rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), errstr.data(), errstr.size()));
     if (!rk)
-        throw Error(ErrorKind::Fatal, "cannot create a Kafka client: " + std::string(errstr.data()));
+        throw Error(ErrorKind::Fatal,
+                    "cannot create a Kafka client: " + std::string(errstr.data()));
     (void)conf.release(); // rd_kafka_new took ownership
     return probe(rk.get(), settings, timeout, &tracker);
 }

@@ -10,8 +10,7 @@ namespace pb::kafka {
 
 namespace {
 
-std::int64_t nowMs()
-{
+std::int64_t nowMs() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
                std::chrono::system_clock::now().time_since_epoch())
         .count();
@@ -28,8 +27,7 @@ Simulator::Simulator(KafkaSettings settings, SimulatorOptions options)
         } catch (const std::invalid_argument &e) {
             throw Error(ErrorKind::Fatal, std::string("simulator: ") + e.what());
         }
-    }())
-{
+    }()) {
     if (!(options_.rate >= 0.0) || !std::isfinite(options_.rate))
         throw Error(ErrorKind::Fatal, "simulator: the rate must be a number of events/s >= 0");
     if (options_.count < 0)
@@ -62,16 +60,14 @@ Simulator::Simulator(KafkaSettings settings, SimulatorOptions options)
         throw kafkaError(rd_kafka_last_error(), "simulator: topic " + options_.topic);
 }
 
-Simulator::~Simulator()
-{
+Simulator::~Simulator() {
     // Destroying a producer with messages in flight would block for message.timeout.ms;
     // run() drains, so anything left here was abandoned deliberately.
     if (producer_)
         rd_kafka_purge(producer_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
 }
 
-void Simulator::onDelivery(rd_kafka_t *, const rd_kafka_message_t *msg, void *)
-{
+void Simulator::onDelivery(rd_kafka_t *, const rd_kafka_message_t *msg, void *) {
     // The message opaque is the Simulator (set in produceOne); the client opaque is the tracker.
     auto *self = static_cast<Simulator *>(msg->_private);
     if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -83,8 +79,7 @@ void Simulator::onDelivery(rd_kafka_t *, const rd_kafka_message_t *msg, void *)
     self->lastError_ = rd_kafka_err2str(msg->err);
 }
 
-SimulatorStats Simulator::stats() const
-{
+SimulatorStats Simulator::stats() const {
     SimulatorStats s;
     s.sent = sent_.load(std::memory_order_relaxed);
     s.acknowledged = acknowledged_.load(std::memory_order_relaxed);
@@ -95,14 +90,12 @@ SimulatorStats Simulator::stats() const
     return s;
 }
 
-bool Simulator::produceOne(std::int64_t timestampMs)
-{
+bool Simulator::produceOne(std::int64_t timestampMs) {
     const auto event = generator_.next(timestampMs);
     for (;;) {
-        const int rc = rd_kafka_produce(
-            topic_.get(), RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
-            const_cast<char *>(event.json.data()), event.json.size(), event.key.data(),
-            event.key.size(), this);
+        const int rc = rd_kafka_produce(topic_.get(), RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
+                                        const_cast<char *>(event.json.data()), event.json.size(),
+                                        event.key.data(), event.key.size(), this);
         if (rc == 0) {
             sent_.fetch_add(1, std::memory_order_relaxed);
             return true;
@@ -117,8 +110,7 @@ bool Simulator::produceOne(std::int64_t timestampMs)
     }
 }
 
-SimulatorStats Simulator::run(const std::function<void(const SimulatorStats &)> &progress)
-{
+SimulatorStats Simulator::run(const std::function<void(const SimulatorStats &)> &progress) {
     using Clock = std::chrono::steady_clock;
     const auto start = Clock::now();
     auto nextProgress = start + options_.progressInterval;
@@ -145,8 +137,8 @@ SimulatorStats Simulator::run(const std::function<void(const SimulatorStats &)> 
             ++produced;
         }
         if (tracker_.fatal)
-            throw Error(ErrorKind::Fatal, "simulator: the producer hit a fatal error: " +
-                                              tracker_.lastReason);
+            throw Error(ErrorKind::Fatal,
+                        "simulator: the producer hit a fatal error: " + tracker_.lastReason);
         // Sleep until the next event is due, serving delivery reports meanwhile.
         int waitMs = 0;
         if (options_.rate > 0 && due <= 0)

@@ -5,8 +5,7 @@
 namespace pb::kafka {
 
 TopicStatus ensureTopic(const KafkaSettings &settings, const std::string &topic, int partitions,
-                        int replicationFactor, std::chrono::milliseconds timeout)
-{
+                        int replicationFactor, std::chrono::milliseconds timeout) {
     if (topic.empty())
         throw Error(ErrorKind::Fatal, "the topic name is empty: pass --topic NAME");
     if (partitions < 1)
@@ -18,7 +17,8 @@ TopicStatus ensureTopic(const KafkaSettings &settings, const std::string &topic,
     std::array<char, 512> errstr{};
     HandlePtr rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), errstr.data(), errstr.size()));
     if (!rk)
-        throw Error(ErrorKind::Fatal, "cannot create a Kafka client: " + std::string(errstr.data()));
+        throw Error(ErrorKind::Fatal,
+                    "cannot create a Kafka client: " + std::string(errstr.data()));
     (void)conf.release();
 
     const auto metadata = probe(rk.get(), settings, timeout, &tracker);

@@ -10,15 +10,13 @@ namespace pb {
 
 namespace {
 
-std::int64_t wallMs()
-{
+std::int64_t wallMs() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
                std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
 
-std::string defaultInstanceId()
-{
+std::string defaultInstanceId() {
     static std::atomic<int> counter{0};
     std::array<char, 256> host{};
     if (gethostname(host.data(), host.size() - 1) != 0)
@@ -28,8 +26,7 @@ std::string defaultInstanceId()
 }
 
 // A minimal JSON string escaper for the heartbeat document.
-std::string jsonString(std::string_view text)
-{
+std::string jsonString(std::string_view text) {
     std::string out = "\"";
     for (const char c : text) {
         if (c == '"' || c == '\\') {
@@ -52,8 +49,7 @@ Aggregator::Aggregator(AggregatorOptions options)
     , redis_(options_.redis, redis::ConnectionOptions{std::chrono::milliseconds(2000),
                                                       std::chrono::milliseconds(5000)})
     , writer_(redis_, options_.schema, options_.aggregation)
-    , batch_(options_.aggregation)
-{
+    , batch_(options_.aggregation) {
     if (options_.topic.empty())
         throw Error(ErrorKind::Fatal, "the topic name is empty: pass --topic NAME");
     if (options_.group.empty())
@@ -79,7 +75,8 @@ Aggregator::Aggregator(AggregatorOptions options)
             {"enable.auto.commit", "false"},
             {"enable.auto.offset.store", "false"},
             {"enable.partition.eof", "false"},
-            {"auto.offset.reset", options_.startFrom == StartFrom::Earliest ? "earliest" : "latest"},
+            {"auto.offset.reset",
+             options_.startFrom == StartFrom::Earliest ? "earliest" : "latest"},
             {"session.timeout.ms", std::to_string(options_.sessionTimeout.count())},
             {"heartbeat.interval.ms",
              std::to_string(std::max<std::int64_t>(options_.sessionTimeout.count() / 4, 100))},
@@ -90,16 +87,16 @@ Aggregator::Aggregator(AggregatorOptions options)
     // The rebalance callback needs `this`, so the client opaque is the aggregator and its error
     // callback feeds the tracker itself.
     rd_kafka_conf_set_opaque(conf.get(), this);
-    rd_kafka_conf_set_error_cb(conf.get(), [](rd_kafka_t *, int err, const char *reason,
-                                              void *opaque) {
-        auto *self = static_cast<Aggregator *>(opaque);
-        self->tracker_.record(err, reason);
-        if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
-            std::lock_guard lock(self->statsMutex_);
-            self->stats_.kafkaUp = false;
-            self->stats_.lastError = "Kafka: " + self->tracker_.lastReason;
-        }
-    });
+    rd_kafka_conf_set_error_cb(
+        conf.get(), [](rd_kafka_t *, int err, const char *reason, void *opaque) {
+            auto *self = static_cast<Aggregator *>(opaque);
+            self->tracker_.record(err, reason);
+            if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+                std::lock_guard lock(self->statsMutex_);
+                self->stats_.kafkaUp = false;
+                self->stats_.lastError = "Kafka: " + self->tracker_.lastReason;
+            }
+        });
     std::array<char, 512> errstr{};
     consumer_.reset(rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), errstr.data(), errstr.size()));
     if (!consumer_)
@@ -107,14 +104,14 @@ Aggregator::Aggregator(AggregatorOptions options)
     (void)conf.release();
     rd_kafka_poll_set_consumer(consumer_.get());
 
-    const auto metadata = kafka::probe(consumer_.get(), options_.kafka, options_.connectTimeout,
-                                       &tracker_);
+    const auto metadata =
+        kafka::probe(consumer_.get(), options_.kafka, options_.connectTimeout, &tracker_);
     if (!metadata.find(options_.topic))
         throw Error(ErrorKind::Fatal,
                     "topic " + options_.topic + " does not exist at " + options_.kafka.brokers +
                         ": create it (pulseboard-cli create-topic) or check --topic");
-    deadLetters_ = std::make_unique<kafka::DeadLetterProducer>(options_.kafka,
-                                                              options_.deadLetterTopic);
+    deadLetters_ =
+        std::make_unique<kafka::DeadLetterProducer>(options_.kafka, options_.deadLetterTopic);
     std::lock_guard lock(statsMutex_);
     stats_.redisUp = true;
     stats_.kafkaUp = true;
@@ -122,14 +119,12 @@ Aggregator::Aggregator(AggregatorOptions options)
 
 Aggregator::~Aggregator() = default;
 
-AggregatorStats Aggregator::stats() const
-{
+AggregatorStats Aggregator::stats() const {
     std::lock_guard lock(statsMutex_);
     return stats_;
 }
 
-void Aggregator::setError(const std::string &message, bool redisDown)
-{
+void Aggregator::setError(const std::string &message, bool redisDown) {
     std::lock_guard lock(statsMutex_);
     stats_.lastError = message;
     if (redisDown) {
@@ -138,8 +133,7 @@ void Aggregator::setError(const std::string &message, bool redisDown)
     }
 }
 
-std::int64_t Aggregator::startOffset(std::int64_t stored) const
-{
+std::int64_t Aggregator::startOffset(std::int64_t stored) const {
     if (stored != redis::kNoOffset)
         return stored;
     return options_.startFrom == StartFrom::Earliest ? RD_KAFKA_OFFSET_BEGINNING
@@ -147,8 +141,7 @@ std::int64_t Aggregator::startOffset(std::int64_t stored) const
 }
 
 void Aggregator::onRebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                             rd_kafka_topic_partition_list_t *partitions, void *opaque)
-{
+                             rd_kafka_topic_partition_list_t *partitions, void *opaque) {
     auto *self = static_cast<Aggregator *>(opaque);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         self->assign(partitions);
@@ -158,8 +151,7 @@ void Aggregator::onRebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
 }
 
-void Aggregator::assign(rd_kafka_topic_partition_list_t *list)
-{
+void Aggregator::assign(rd_kafka_topic_partition_list_t *list) {
     std::vector<int> ids;
     for (int i = 0; i < list->cnt; ++i)
         ids.push_back(list->elems[i].partition);
@@ -188,8 +180,7 @@ void Aggregator::assign(rd_kafka_topic_partition_list_t *list)
     lastActivity_ = std::chrono::steady_clock::now();
 }
 
-void Aggregator::revoke()
-{
+void Aggregator::revoke() {
     // Give up the partitions only after the batch in hand is in Redis (or safely dropped: the
     // next owner re-reads from the offsets stored there).
     if (flushing_)
@@ -200,8 +191,7 @@ void Aggregator::revoke()
     partitions_.clear();
 }
 
-void Aggregator::handle(const rd_kafka_message_t *msg)
-{
+void Aggregator::handle(const rd_kafka_message_t *msg) {
     if (msg->err) {
         if (msg->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
             // The stored offset is gone from Kafka (retention): remember to count the gap.
@@ -210,9 +200,9 @@ void Aggregator::handle(const rd_kafka_message_t *msg)
         }
         const auto error = kafka::kafkaError(msg->err, "Kafka");
         setError(std::string(error.what()) +
-                     (msg->payload ? ": " + std::string(static_cast<const char *>(msg->payload),
-                                                        msg->len)
-                                   : std::string()),
+                     (msg->payload
+                          ? ": " + std::string(static_cast<const char *>(msg->payload), msg->len)
+                          : std::string()),
                  false);
         if (!error.retriable() || rd_kafka_fatal_error(consumer_.get(), nullptr, 0))
             throw error;
@@ -253,8 +243,7 @@ void Aggregator::handle(const rd_kafka_message_t *msg)
     batch_.addValid(result.event, timestamp, now, payload, state.source, msg->offset);
 }
 
-bool Aggregator::flush()
-{
+bool Aggregator::flush() {
     if (batch_.empty())
         return true;
     flushing_ = true;
@@ -271,9 +260,8 @@ bool Aggregator::flush()
     bool applied = false;
     std::map<int, std::int64_t> storedNow;
     if (!deadLetters_->settle(std::chrono::seconds(10))) {
-        setError("dead-letter topic " + options_.deadLetterTopic +
-                     " did not acknowledge: " + deadLetters_->lastError() +
-                     " (re-reading the batch)",
+        setError("dead-letter topic " + options_.deadLetterTopic + " did not acknowledge: " +
+                     deadLetters_->lastError() + " (re-reading the batch)",
                  false);
     } else {
         try {
@@ -292,8 +280,8 @@ bool Aggregator::flush()
     flushing_ = false;
 
     if (applied && !batchAbandoned_) {
-        kafka::PartitionListPtr commitList(rd_kafka_topic_partition_list_new(
-            static_cast<int>(commits.size())));
+        kafka::PartitionListPtr commitList(
+            rd_kafka_topic_partition_list_new(static_cast<int>(commits.size())));
         for (auto &[partition, state] : partitions_) {
             if (state.next < 0)
                 continue;
@@ -324,8 +312,7 @@ bool Aggregator::flush()
     return false;
 }
 
-void Aggregator::rewind(const std::map<int, std::int64_t> &storedNow)
-{
+void Aggregator::rewind(const std::map<int, std::int64_t> &storedNow) {
     // Drop the batch and read it again from what Redis holds: mismatched partitions from the
     // stored offset, the others from where this batch started.
     std::map<int, std::int64_t> targets;
@@ -346,11 +333,11 @@ void Aggregator::rewind(const std::map<int, std::int64_t> &storedNow)
         backOff(); // an outage, not a race: give the other side time
 }
 
-void Aggregator::seek(const std::map<int, std::int64_t> &targets)
-{
+void Aggregator::seek(const std::map<int, std::int64_t> &targets) {
     if (targets.empty())
         return;
-    kafka::PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(targets.size())));
+    kafka::PartitionListPtr list(
+        rd_kafka_topic_partition_list_new(static_cast<int>(targets.size())));
     for (const auto &[partition, offset] : targets)
         rd_kafka_topic_partition_list_add(list.get(), options_.topic.c_str(), partition)->offset =
             offset;
@@ -359,28 +346,26 @@ void Aggregator::seek(const std::map<int, std::int64_t> &targets)
         throw kafka::kafkaError(error.get(), "re-reading partitions of " + options_.topic);
     for (int i = 0; i < list->cnt; ++i)
         if (list->elems[i].err)
-            throw kafka::kafkaError(list->elems[i].err, "re-reading " + options_.topic + "/" +
-                                                            std::to_string(list->elems[i].partition));
+            throw kafka::kafkaError(list->elems[i].err,
+                                    "re-reading " + options_.topic + "/" +
+                                        std::to_string(list->elems[i].partition));
 }
 
-void Aggregator::backOff()
-{
+void Aggregator::backOff() {
     backoff_ = std::clamp(backoff_ * 2, std::chrono::milliseconds(100), options_.maxBackoff);
     const auto until = std::chrono::steady_clock::now() + backoff_;
     while (!stop_.load() && std::chrono::steady_clock::now() < until)
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
 }
 
-void Aggregator::beat()
-{
+void Aggregator::beat() {
     std::vector<PartitionHealth> health;
-    std::string json = "{\"id\":" + jsonString(options_.instanceId) +
-                       ",\"host\":" + jsonString(options_.instanceId.substr(
-                                          0, options_.instanceId.find(':'))) +
-                       ",\"group\":" + jsonString(options_.group) +
-                       ",\"pid\":" + std::to_string(getpid()) +
-                       ",\"started_ms\":" + std::to_string(startedMs_) +
-                       ",\"beat_ms\":" + std::to_string(wallMs());
+    std::string json =
+        "{\"id\":" + jsonString(options_.instanceId) +
+        ",\"host\":" + jsonString(options_.instanceId.substr(0, options_.instanceId.find(':'))) +
+        ",\"group\":" + jsonString(options_.group) + ",\"pid\":" + std::to_string(getpid()) +
+        ",\"started_ms\":" + std::to_string(startedMs_) +
+        ",\"beat_ms\":" + std::to_string(wallMs());
     {
         std::lock_guard lock(statsMutex_);
         json += ",\"events\":" + std::to_string(stats_.validEvents + stats_.invalidEvents);
@@ -390,17 +375,19 @@ void Aggregator::beat()
     for (auto &[partition, state] : partitions_) {
         std::int64_t low = -1;
         std::int64_t high = -1;
-        if (rd_kafka_get_watermark_offsets(consumer_.get(), options_.topic.c_str(), partition,
-                                           &low, &high) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        if (rd_kafka_get_watermark_offsets(consumer_.get(), options_.topic.c_str(), partition, &low,
+                                           &high) == RD_KAFKA_RESP_ERR_NO_ERROR)
             state.highWatermark = high;
         const auto next = state.stored;
         std::int64_t lag = -1;
         if (state.highWatermark >= 0)
-            lag = std::max<std::int64_t>(0, state.highWatermark - std::max<std::int64_t>(next, low));
+            lag =
+                std::max<std::int64_t>(0, state.highWatermark - std::max<std::int64_t>(next, low));
         health.push_back({options_.topic, partition, next, state.highWatermark, lag});
         json += std::string(first ? "" : ",") + "{\"topic\":" + jsonString(options_.topic) +
-                ",\"partition\":" + std::to_string(partition) + ",\"next\":" +
-                std::to_string(next) + ",\"high\":" + std::to_string(state.highWatermark) +
+                ",\"partition\":" + std::to_string(partition) +
+                ",\"next\":" + std::to_string(next) +
+                ",\"high\":" + std::to_string(state.highWatermark) +
                 ",\"lag\":" + std::to_string(lag) + "}";
         first = false;
     }
@@ -420,8 +407,7 @@ void Aggregator::beat()
     }
 }
 
-void Aggregator::run(RunLimits limits)
-{
+void Aggregator::run(RunLimits limits) {
     using Clock = std::chrono::steady_clock;
     kafka::PartitionListPtr subscription(rd_kafka_topic_partition_list_new(1));
     rd_kafka_topic_partition_list_add(subscription.get(), options_.topic.c_str(),
@@ -449,7 +435,8 @@ void Aggregator::run(RunLimits limits)
             wait = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(
                                   batchStarted_ + options_.flushInterval - now),
                               std::chrono::milliseconds(0), wait);
-        kafka::MessagePtr msg(rd_kafka_consumer_poll(consumer_.get(), static_cast<int>(wait.count())));
+        kafka::MessagePtr msg(
+            rd_kafka_consumer_poll(consumer_.get(), static_cast<int>(wait.count())));
         // Drain what is already fetched without waiting, up to the batch limit.
         while (msg) {
             handle(msg.get());

@@ -56,9 +56,9 @@ struct AggregatorStats {
     std::int64_t validEvents = 0;   // accounted in Redis
     std::int64_t invalidEvents = 0; // accounted in Redis and forwarded to the DLQ
     std::int64_t batches = 0;
-    std::int64_t rewinds = 0;       // batches dropped and re-read (offset mismatch, outage)
+    std::int64_t rewinds = 0; // batches dropped and re-read (offset mismatch, outage)
     std::int64_t redisFailures = 0;
-    std::int64_t lostEvents = 0;    // offsets Kafka no longer had (retention)
+    std::int64_t lostEvents = 0; // offsets Kafka no longer had (retention)
     bool redisUp = false;
     bool kafkaUp = false;
     std::string lastError;
@@ -86,10 +86,10 @@ public:
 
 private:
     struct PartitionState {
-        std::string source;             // "topic/partition"
+        std::string source;                     // "topic/partition"
         std::int64_t stored = redis::kNoOffset; // what Redis holds: where this batch starts
-        std::int64_t next = -1;         // after the last message in the batch; -1: none yet
-        bool resetPending = false;      // Kafka reset the position (retention): count the gap
+        std::int64_t next = -1;                 // after the last message in the batch; -1: none yet
+        bool resetPending = false; // Kafka reset the position (retention): count the gap
         std::int64_t lostPending = 0;
         std::int64_t highWatermark = -1;
     };

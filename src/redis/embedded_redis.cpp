@@ -3,8 +3,8 @@
 #include "core/error.h"
 
 #include <arpa/inet.h>
-#include <csignal>
 #include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <fcntl.h>
 #include <fstream>
@@ -21,8 +21,7 @@ namespace pb::redis {
 
 namespace {
 
-std::string findExecutable(const std::string &name)
-{
+std::string findExecutable(const std::string &name) {
     if (name.find('/') != std::string::npos)
         return access(name.c_str(), X_OK) == 0 ? name : std::string();
     const char *path = std::getenv("PATH");
@@ -36,8 +35,7 @@ std::string findExecutable(const std::string &name)
     return {};
 }
 
-std::string tail(const std::filesystem::path &file, std::size_t lines)
-{
+std::string tail(const std::filesystem::path &file, std::size_t lines) {
     std::ifstream in(file);
     std::vector<std::string> all;
     for (std::string line; std::getline(in, line);)
@@ -48,8 +46,7 @@ std::string tail(const std::filesystem::path &file, std::size_t lines)
     return out;
 }
 
-bool portBindable(int port)
-{
+bool portBindable(int port) {
     const int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0)
         return false;
@@ -66,8 +63,7 @@ bool portBindable(int port)
 
 } // namespace
 
-int pickFreeLoopbackPort()
-{
+int pickFreeLoopbackPort() {
     const int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0)
         throw Error(ErrorKind::Fatal, "cannot open a socket to find a free port");
@@ -86,8 +82,7 @@ int pickFreeLoopbackPort()
 }
 
 EmbeddedRedis::EmbeddedRedis(EmbeddedRedisOptions options)
-    : options_(std::move(options))
-{
+    : options_(std::move(options)) {
     options_.executable = findExecutable(options_.executable);
     if (options_.executable.empty())
         throw Error(ErrorKind::Fatal,
@@ -116,15 +111,13 @@ EmbeddedRedis::EmbeddedRedis(EmbeddedRedisOptions options)
     }
 }
 
-EmbeddedRedis::~EmbeddedRedis()
-{
+EmbeddedRedis::~EmbeddedRedis() {
     stop();
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
 }
 
-Endpoint EmbeddedRedis::endpoint() const
-{
+Endpoint EmbeddedRedis::endpoint() const {
     Endpoint e;
     e.host = "127.0.0.1";
     e.port = port_;
@@ -132,8 +125,7 @@ Endpoint EmbeddedRedis::endpoint() const
     return e;
 }
 
-void EmbeddedRedis::start()
-{
+void EmbeddedRedis::start() {
     if (pid_ > 0)
         return;
     // After stop(), wait until the port can be bound again (for restart tests).
@@ -192,8 +184,8 @@ void EmbeddedRedis::start()
                                               std::to_string(port_) + "):" + tail(log, 5));
         }
         try {
-            Connection probe(endpoint(), {std::chrono::milliseconds(200),
-                                          std::chrono::milliseconds(500)});
+            Connection probe(endpoint(),
+                             {std::chrono::milliseconds(200), std::chrono::milliseconds(500)});
             probe.connect(); // AUTH (if any) and PING
             return;
         } catch (const Error &e) {
@@ -207,8 +199,7 @@ void EmbeddedRedis::start()
                                       lastError + "):" + tail(log, 5));
 }
 
-void EmbeddedRedis::stop()
-{
+void EmbeddedRedis::stop() {
     if (pid_ <= 0)
         return;
     kill(pid_, SIGTERM);

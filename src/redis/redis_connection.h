@@ -66,8 +66,8 @@ private:
 };
 
 // Helpers for reading replies; each throws a Fatal Error on an unexpected type.
-std::int64_t replyInteger(const redisReply *reply);           // integer, or string of digits
-std::string replyString(const redisReply *reply);             // string/status; nil -> ""
+std::int64_t replyInteger(const redisReply *reply); // integer, or string of digits
+std::string replyString(const redisReply *reply);   // string/status; nil -> ""
 bool replyIsNil(const redisReply *reply);
 // Throws pb::Error (via redis_error.h) if the reply is an error reply.
 void throwIfError(const redisReply *reply, std::string_view context);

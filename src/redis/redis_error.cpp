@@ -9,20 +9,17 @@ namespace pb::redis {
 
 namespace {
 
-bool startsWith(std::string_view text, std::string_view prefix)
-{
+bool startsWith(std::string_view text, std::string_view prefix) {
     return text.substr(0, prefix.size()) == prefix;
 }
 
-bool contains(std::string_view text, std::string_view part)
-{
+bool contains(std::string_view text, std::string_view part) {
     return text.find(part) != std::string_view::npos;
 }
 
 } // namespace
 
-pb::Error errorFromContext(const redisContext *ctx, std::string_view endpoint)
-{
+pb::Error errorFromContext(const redisContext *ctx, std::string_view endpoint) {
     const std::string where = "Redis at " + std::string(endpoint);
     if (!ctx)
         return {ErrorKind::Retriable, where + ": out of memory creating the connection"};
@@ -52,8 +49,7 @@ pb::Error errorFromContext(const redisContext *ctx, std::string_view endpoint)
     }
 }
 
-pb::Error errorFromReply(std::string_view reply, std::string_view context)
-{
+pb::Error errorFromReply(std::string_view reply, std::string_view context) {
     std::string message = "Redis: " + std::string(context) + ": " + std::string(reply);
     if (startsWith(reply, "NOAUTH"))
         return {ErrorKind::Fatal, "Redis requires a password (NOAUTH): give it with "
@@ -75,8 +71,7 @@ pb::Error errorFromReply(std::string_view reply, std::string_view context)
         startsWith(reply, "NOSCRIPT"))
         return {ErrorKind::Retriable, message};
     if (startsWith(reply, "MOVED") || startsWith(reply, "ASK"))
-        return {ErrorKind::Fatal, "Redis answered with a cluster redirect (" +
-                                      std::string(reply) +
+        return {ErrorKind::Fatal, "Redis answered with a cluster redirect (" + std::string(reply) +
                                       "): Redis Cluster is not supported by this connection yet"};
     return {ErrorKind::Fatal, message};
 }

@@ -12,8 +12,7 @@ using namespace pb::kafka;
 namespace {
 
 HandlePtr makeClient(rd_kafka_type_t type, const std::string &brokers,
-                     const std::vector<std::pair<std::string, std::string>> &props)
-{
+                     const std::vector<std::pair<std::string, std::string>> &props) {
     ConfPtr conf(rd_kafka_conf_new());
     std::array<char, 512> err{};
     auto set = [&](const std::string &k, const std::string &v) {
@@ -26,12 +25,12 @@ HandlePtr makeClient(rd_kafka_type_t type, const std::string &brokers,
     for (const auto &[k, v] : props)
         set(k, v);
     if (type == RD_KAFKA_PRODUCER)
-        rd_kafka_conf_set_dr_msg_cb(conf.get(), [](rd_kafka_t *, const rd_kafka_message_t *m,
-                                                   void *opaque) {
-            auto *failures = static_cast<int *>(opaque);
-            if (m->err)
-                ++*failures;
-        });
+        rd_kafka_conf_set_dr_msg_cb(conf.get(),
+                                    [](rd_kafka_t *, const rd_kafka_message_t *m, void *opaque) {
+                                        auto *failures = static_cast<int *>(opaque);
+                                        if (m->err)
+                                            ++*failures;
+                                    });
     HandlePtr rk(rd_kafka_new(type, conf.get(), err.data(), err.size()));
     if (!rk)
         throw std::runtime_error(err.data());
@@ -42,8 +41,7 @@ HandlePtr makeClient(rd_kafka_type_t type, const std::string &brokers,
 } // namespace
 
 void produceAll(const std::string &brokers, const std::string &topic,
-                const std::vector<Record> &records)
-{
+                const std::vector<Record> &records) {
     int failures = 0;
     auto rk = makeClient(RD_KAFKA_PRODUCER, brokers, {{"linger.ms", "5"}, {"acks", "all"}});
     for (const auto &r : records) {
@@ -72,8 +70,7 @@ void produceAll(const std::string &brokers, const std::string &topic,
 }
 
 std::vector<ReadRecord> readAll(const std::string &brokers, const std::string &topic,
-                                std::size_t expected, std::chrono::milliseconds timeout)
-{
+                                std::size_t expected, std::chrono::milliseconds timeout) {
     auto rk = makeClient(RD_KAFKA_CONSUMER, brokers,
                          {{"group.id", "pulseboard-test-reader"},
                           {"enable.auto.commit", "false"},
@@ -108,9 +105,8 @@ std::vector<ReadRecord> readAll(const std::string &brokers, const std::string &t
             const char *name = nullptr;
             const void *value = nullptr;
             std::size_t size = 0;
-            for (std::size_t i = 0;
-                 rd_kafka_header_get_all(headers, i, &name, &value, &size) ==
-                 RD_KAFKA_RESP_ERR_NO_ERROR;
+            for (std::size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) ==
+                                    RD_KAFKA_RESP_ERR_NO_ERROR;
                  ++i)
                 r.headers[name] = std::string(static_cast<const char *>(value), size);
         }

@@ -12,7 +12,7 @@ namespace pb::test {
 struct Record {
     std::string key;
     std::string value;
-    int partition = -1; // -1: by key
+    int partition = -1;           // -1: by key
     std::int64_t timestampMs = 0; // 0: now
 };
 
