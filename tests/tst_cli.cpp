@@ -223,6 +223,16 @@ private Q_SLOTS:
         QVERIFY(broker.waitForFinished(10000));
         QCOMPARE(broker.exitCode(), 0);
     }
+
+    void givenTheDemo_whenRunForAFewSeconds_thenItShowsLiveNumbersAndExits0() {
+        const auto r = cli({"demo", "--duration", "7s", "--rate", "500"}, 60000);
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY2(r.out.contains("active users"), qPrintable(r.out));
+        const QRegularExpression finished("demo finished: ([0-9]+) events aggregated");
+        const auto match = finished.match(r.out);
+        QVERIFY2(match.hasMatch(), qPrintable(r.out + r.err));
+        QVERIFY2(match.captured(1).toLongLong() > 0, qPrintable(r.out));
+    }
 };
 
 QTEST_GUILESS_MAIN(TestCli)
