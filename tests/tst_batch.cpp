@@ -20,7 +20,8 @@ class TestBatch : public QObject {
     Q_OBJECT
 
 private Q_SLOTS:
-    void givenEventsInOneMinute_whenAdded_thenCountsAndBucketsMatch() {
+    void givenEventsInOneMinute_whenAdded_thenCountsAndBucketsMatch()
+    {
         BatchAggregate batch;
         const std::int64_t now = 1700000000000; // a minute boundary is not needed
         const EventView a{"1", "view", "/home", std::nullopt};
@@ -49,7 +50,8 @@ private Q_SLOTS:
         QCOMPARE(userViews, 2);
     }
 
-    void givenAnEventOlderThanTheHistory_whenAdded_thenOnlyAllTimeCountsSeeIt() {
+    void givenAnEventOlderThanTheHistory_whenAdded_thenOnlyAllTimeCountsSeeIt()
+    {
         BatchAggregate batch;
         const std::int64_t now = 1700000000000;
         batch.addValid({"9", "view", "/old", std::nullopt}, now - 2 * 3600000, now, "{}", "t/0", 1);
@@ -60,14 +62,16 @@ private Q_SLOTS:
         QVERIFY(batch.userActionsByMinute.empty());
     }
 
-    void givenTimesBefore1970_whenBucketed_thenFloorDivisionKeepsThemInTheirMinute() {
+    void givenTimesBefore1970_whenBucketed_thenFloorDivisionKeepsThemInTheirMinute()
+    {
         QCOMPARE(floorDiv(-1, 60), -1);
         QCOMPARE(floorDiv(-60, 60), -1);
         QCOMPARE(floorDiv(-61, 60), -2);
         QCOMPARE(floorDiv(59, 60), 0);
     }
 
-    void givenMoreBadEventsThanTheFeedHolds_whenAdded_thenTheNewestAreKeptInOrder() {
+    void givenMoreBadEventsThanTheFeedHolds_whenAdded_thenTheNewestAreKeptInOrder()
+    {
         AggregationOptions options;
         options.feedPerBatch = 3;
         BatchAggregate batch(options);
@@ -84,7 +88,8 @@ private Q_SLOTS:
         QCOMPARE(batch.badFeed.size(), std::size_t(0));
     }
 
-    void givenASeed_whenGenerating_thenEventsAreValidDeterministicAndZipfSkewed() {
+    void givenASeed_whenGenerating_thenEventsAreValidDeterministicAndZipfSkewed()
+    {
         GeneratorOptions options;
         options.users = 100;
         options.pages = 50;
@@ -108,7 +113,8 @@ private Q_SLOTS:
         QVERIFY(pageCounts["/home"] > 3 * pageCounts["/about"]);
     }
 
-    void givenBadGeneratorOptions_whenChecked_thenTheyAreRejected() {
+    void givenBadGeneratorOptions_whenChecked_thenTheyAreRejected()
+    {
         GeneratorOptions options;
         options.users = 0;
         QVERIFY_THROWS_EXCEPTION(std::invalid_argument, EventGenerator::check(options));
@@ -117,7 +123,8 @@ private Q_SLOTS:
         QVERIFY_THROWS_EXCEPTION(std::invalid_argument, EventGenerator::check(options));
     }
 
-    void givenDurationTexts_whenParsed_thenMillisecondsOrNothing() {
+    void givenDurationTexts_whenParsed_thenMillisecondsOrNothing()
+    {
         QCOMPARE(parseDuration("5m").value(), std::chrono::milliseconds(5min));
         QCOMPARE(parseDuration("30").value(), std::chrono::milliseconds(30s));
         QCOMPARE(parseDuration("500ms").value(), 500ms);
@@ -129,14 +136,16 @@ private Q_SLOTS:
         QVERIFY(!parseDuration("abc").has_value());
     }
 
-    void givenFieldsNeedingQuotes_whenCsvEncoded_thenRfc4180() {
+    void givenFieldsNeedingQuotes_whenCsvEncoded_thenRfc4180()
+    {
         QCOMPARE(csvField("plain"), std::string("plain"));
         QCOMPARE(csvField("a,b"), std::string("\"a,b\""));
         QCOMPARE(csvField("say \"hi\""), std::string("\"say \"\"hi\"\"\""));
         QCOMPARE(csvField("two\nlines"), std::string("\"two\nlines\""));
     }
 
-    void givenAKnownSnapshot_whenExported_thenTheCsvMatchesByteForByte() {
+    void givenAKnownSnapshot_whenExported_thenTheCsvMatchesByteForByte()
+    {
         Snapshot s;
         s.takenAtMs = 1696161600000; // 2023-10-01T12:00:00Z
         s.activeWindow = 5min;

@@ -23,7 +23,8 @@ struct Run {
     qint64 elapsedMs = 0;
 };
 
-Run cli(const QStringList &args, int timeoutMs = 30000) {
+Run cli(const QStringList &args, int timeoutMs = 30000)
+{
     QProcess p;
     QElapsedTimer timer;
     timer.start();
@@ -38,7 +39,8 @@ Run cli(const QStringList &args, int timeoutMs = 30000) {
             QString::fromUtf8(p.readAllStandardError()), timer.elapsed()};
 }
 
-QString freePort() {
+QString freePort()
+{
     return QString::number(redis::pickFreeLoopbackPort());
 }
 
@@ -52,19 +54,22 @@ class TestCli : public QObject {
     QString redis_;
 
 private Q_SLOTS:
-    void initTestCase() {
+    void initTestCase()
+    {
         stack_ = std::make_unique<EmbeddedStack>();
         brokers_ = QString::fromStdString(stack_->kafkaSettings().brokers);
         redis_ = QString::fromStdString(stack_->redisEndpoint().toString());
     }
 
-    void givenNoCommand_whenRun_thenUsageAndExit2() {
+    void givenNoCommand_whenRun_thenUsageAndExit2()
+    {
         const auto r = cli({});
         QCOMPARE(r.exitCode, 2);
         QVERIFY(r.err.contains("usage: pulseboard-cli COMMAND"));
     }
 
-    void givenEveryCommand_whenAskedForHelp_thenItExplainsItsFlags_data() {
+    void givenEveryCommand_whenAskedForHelp_thenItExplainsItsFlags_data()
+    {
         QTest::addColumn<QString>("command");
         QTest::addColumn<QString>("flag");
         QTest::newRow("broker") << "broker"
@@ -82,7 +87,8 @@ private Q_SLOTS:
         QTest::newRow("demo") << "demo"
                               << "--duration";
     }
-    void givenEveryCommand_whenAskedForHelp_thenItExplainsItsFlags() {
+    void givenEveryCommand_whenAskedForHelp_thenItExplainsItsFlags()
+    {
         QFETCH(QString, command);
         QFETCH(QString, flag);
         const auto r = cli({command, "--help"});
@@ -90,7 +96,8 @@ private Q_SLOTS:
         QVERIFY2(r.out.contains(flag), qPrintable(r.out));
     }
 
-    void givenBadFlags_whenRun_thenOneClearLineAndExit2_data() {
+    void givenBadFlags_whenRun_thenOneClearLineAndExit2_data()
+    {
         QTest::addColumn<QStringList>("args");
         QTest::addColumn<QString>("expected");
         QTest::newRow("unknown flag") << QStringList{"stats", "--bogus"} << "Unknown option";
@@ -106,7 +113,8 @@ private Q_SLOTS:
         QTest::newRow("export without --out") << QStringList{"export"} << "--out";
         QTest::newRow("unknown command") << QStringList{"frobnicate"} << "unknown command";
     }
-    void givenBadFlags_whenRun_thenOneClearLineAndExit2() {
+    void givenBadFlags_whenRun_thenOneClearLineAndExit2()
+    {
         QFETCH(QStringList, args);
         QFETCH(QString, expected);
         const auto r = cli(args);
@@ -114,7 +122,8 @@ private Q_SLOTS:
         QVERIFY2(r.err.contains(expected), qPrintable(r.err));
     }
 
-    void givenUnreachableEndpoints_whenRun_thenTheyFailFastWithWhatToDo_data() {
+    void givenUnreachableEndpoints_whenRun_thenTheyFailFastWithWhatToDo_data()
+    {
         QTest::addColumn<QStringList>("args");
         QTest::addColumn<QString>("expected");
         const auto deadRedis = "127.0.0.1:" + freePort();
@@ -137,7 +146,8 @@ private Q_SLOTS:
                            redis_,      "--topic",   "no-such-topic"}
             << "does not exist";
     }
-    void givenUnreachableEndpoints_whenRun_thenTheyFailFastWithWhatToDo() {
+    void givenUnreachableEndpoints_whenRun_thenTheyFailFastWithWhatToDo()
+    {
         QFETCH(QStringList, args);
         QFETCH(QString, expected);
         const auto r = cli(args);
@@ -146,7 +156,8 @@ private Q_SLOTS:
         QVERIFY2(r.elapsedMs < 15000, qPrintable(QString::number(r.elapsedMs)));
     }
 
-    void givenAPasswordProtectedRedis_whenThePasswordIsWrongOrMissing_thenItSaysSo() {
+    void givenAPasswordProtectedRedis_whenThePasswordIsWrongOrMissing_thenItSaysSo()
+    {
         redis::EmbeddedRedisOptions options;
         options.password = "s3cret";
         redis::EmbeddedRedis locked(options);
@@ -161,7 +172,8 @@ private Q_SLOTS:
         QCOMPARE(r.exitCode, 0);
     }
 
-    void givenTopicAdmin_whenTheTopicExists_thenThatIsSuccess() {
+    void givenTopicAdmin_whenTheTopicExists_thenThatIsSuccess()
+    {
         // The embedded broker created user-activity with 4 partitions.
         auto r = cli({"create-topic", "--brokers", brokers_, "--partitions", "2"});
         QCOMPARE(r.exitCode, 0);
@@ -171,7 +183,8 @@ private Q_SLOTS:
         QVERIFY2(r.err.contains("fewer than the 8"), qPrintable(r.err));
     }
 
-    void givenSimulatedTraffic_whenAggregated_thenStatsJsonAndCsvShowIt() {
+    void givenSimulatedTraffic_whenAggregated_thenStatsJsonAndCsvShowIt()
+    {
         auto r =
             cli({"simulate", "--brokers", brokers_, "--count", "3000", "--rate", "0", "--quiet"});
         QCOMPARE(r.exitCode, 0);
@@ -208,7 +221,8 @@ private Q_SLOTS:
         QVERIFY(text.contains(QRegularExpression("\r\nevents_total,,[0-9T:.-]+Z,3000\r\n")));
     }
 
-    void givenTheBrokerCommand_whenStarted_thenItsFirstLineIsTheBootstrapAddress() {
+    void givenTheBrokerCommand_whenStarted_thenItsFirstLineIsTheBootstrapAddress()
+    {
         QProcess broker;
         broker.start(PULSEBOARD_CLI,
                      {"broker", "--topic", "a", "--topic", "b", "--partitions", "3"});
@@ -224,7 +238,8 @@ private Q_SLOTS:
         QCOMPARE(broker.exitCode(), 0);
     }
 
-    void givenTheDemo_whenRunForAFewSeconds_thenItShowsLiveNumbersAndExits0() {
+    void givenTheDemo_whenRunForAFewSeconds_thenItShowsLiveNumbersAndExits0()
+    {
         const auto r = cli({"demo", "--duration", "7s", "--rate", "500"}, 60000);
         QCOMPARE(r.exitCode, 0);
         QVERIFY2(r.out.contains("active users"), qPrintable(r.out));

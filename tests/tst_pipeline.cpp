@@ -24,7 +24,8 @@ private Q_SLOTS:
     void initTestCase() { f_.start(); }
     void init() { f_.nextCase(); }
 
-    void givenKnownEvents_whenAggregated_thenEveryAggregateIsExactAndBadOnesReachTheDlq() {
+    void givenKnownEvents_whenAggregated_thenEveryAggregateIsExactAndBadOnesReachTheDlq()
+    {
         const auto now = nowMs();
         const auto w = makeWorkload(12000, 10, 11, now, true);
         test::produceAll(f_.stack->kafkaSettings().brokers, f_.topic, w.records);
@@ -46,7 +47,8 @@ private Q_SLOTS:
         f_.verifyExact(w.expected, nowMs());
     }
 
-    void givenAStaleBatch_whenApplied_thenItIsFencedAndNothingChanges() {
+    void givenAStaleBatch_whenApplied_thenItIsFencedAndNothingChanges()
+    {
         redis::Schema schema;
         AggregationOptions options;
         redis::BatchWriter writer(*f_.redisConnection, schema, options);
@@ -67,7 +69,8 @@ private Q_SLOTS:
         QCOMPARE(writer.storedOffsets("t", {0, 1}), (std::vector<std::int64_t>{1, -1}));
     }
 
-    void givenEventsFromKcat_whenAggregated_thenTheSeedKeysAreExact() {
+    void givenEventsFromKcat_whenAggregated_thenTheSeedKeysAreExact()
+    {
         const auto kcat = QStandardPaths::findExecutable("kcat");
         QVERIFY2(!kcat.isEmpty(), "kcat is not installed: run scripts/install-deps.sh");
         const auto now = nowMs();
@@ -108,7 +111,8 @@ private Q_SLOTS:
                  static_cast<std::int64_t>(x.lastSeen.size()));
     }
 
-    void givenEventsFromKafkaPython_whenAggregated_thenTheyAreExact() {
+    void givenEventsFromKafkaPython_whenAggregated_thenTheyAreExact()
+    {
         // Debian's python3-kafka lives in the system interpreter, not in any virtualenv.
         const QString python = "/usr/bin/python3";
         QVERIFY2(QFileInfo::exists(python), "no /usr/bin/python3: run scripts/install-deps.sh");

@@ -16,7 +16,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-QStringList aggregateArgs(const PipelineFixture &f) {
+QStringList aggregateArgs(const PipelineFixture &f)
+{
     return {"aggregate",
             "--brokers",
             QString::fromStdString(f.brokers()),
@@ -43,7 +44,8 @@ private Q_SLOTS:
     void initTestCase() { f_.start(); }
     void init() { f_.nextCase(); }
 
-    void givenAnAggregatorStoppedMidStream_whenRestarted_thenTheResultIsExact() {
+    void givenAnAggregatorStoppedMidStream_whenRestarted_thenTheResultIsExact()
+    {
         const auto now = nowMs();
         const auto w = makeWorkload(30000, 2, 12, now, true);
         test::produceAll(f_.stack->kafkaSettings().brokers, f_.topic, w.records);
@@ -66,7 +68,8 @@ private Q_SLOTS:
         f_.verifyExact(w.expected, nowMs());
     }
 
-    void givenAnAggregatorKilledMidStream_whenAnotherTakesOver_thenTheResultIsExact() {
+    void givenAnAggregatorKilledMidStream_whenAnotherTakesOver_thenTheResultIsExact()
+    {
         const auto now = nowMs();
         const auto w = makeWorkload(40000, 1, 13, now, true);
         test::produceAll(f_.stack->kafkaSettings().brokers, f_.topic, w.records);
@@ -105,7 +108,8 @@ private Q_SLOTS:
         f_.verifyExact(w.expected, nowMs());
     }
 
-    void givenRedisRestartedEmpty_whenTheAggregatorNotices_thenItRebuildsFromKafka() {
+    void givenRedisRestartedEmpty_whenTheAggregatorNotices_thenItRebuildsFromKafka()
+    {
         const auto now = nowMs();
         const auto w = makeWorkload(8000, 1, 15, now, true);
         const std::vector<test::Record> firstHalf(w.records.begin(), w.records.begin() + 4000);
@@ -141,7 +145,8 @@ private Q_SLOTS:
         f_.verifyExact(w.expected, nowMs());
     }
 
-    void givenTwoAggregators_whenTheSecondJoinsMidStream_thenTheRebalanceLosesAndRepeatsNothing() {
+    void givenTwoAggregators_whenTheSecondJoinsMidStream_thenTheRebalanceLosesAndRepeatsNothing()
+    {
         // Events keep coming for about 8 s, so the rebalance happens mid-stream.
         const auto w = makeWorkload(60000, 1, 16, nowMs(), true);
         std::thread producer([&] {
@@ -172,7 +177,8 @@ private Q_SLOTS:
         f_.verifyExact(w.expected, nowMs());
     }
 
-    void givenTheCliAggregator_whenItGetsSigterm_thenItFlushesAndLeavesCleanly() {
+    void givenTheCliAggregator_whenItGetsSigterm_thenItFlushesAndLeavesCleanly()
+    {
         const auto w = makeWorkload(20000, 1, 17, nowMs(), true);
         test::produceAll(f_.brokers(), f_.topic, w.records);
         QProcess aggregator;

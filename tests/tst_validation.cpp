@@ -15,14 +15,16 @@ class TestValidation : public QObject {
     Q_OBJECT
 
 private Q_SLOTS:
-    void givenAPayload_whenValidated_thenTheVerdictIsRight_data() {
+    void givenAPayload_whenValidated_thenTheVerdictIsRight_data()
+    {
         QTest::addColumn<std::string>("payload");
         QTest::addColumn<QString>("reason"); // empty: valid
         for (const auto &c : validationCases())
             QTest::newRow(c.name) << c.payload << QString(c.reason);
     }
 
-    void givenAPayload_whenValidated_thenTheVerdictIsRight() {
+    void givenAPayload_whenValidated_thenTheVerdictIsRight()
+    {
         QFETCH(std::string, payload);
         QFETCH(QString, reason);
         EventValidator validator;
@@ -37,7 +39,8 @@ private Q_SLOTS:
         }
     }
 
-    void givenIntegerAndStringIds_whenValidated_thenBothGiveTheSameCanonicalUser() {
+    void givenIntegerAndStringIds_whenValidated_thenBothGiveTheSameCanonicalUser()
+    {
         EventValidator validator;
         QCOMPARE(std::string(validator.validate(makeEvent("123")).event.userId),
                  std::string("123"));
@@ -46,7 +49,8 @@ private Q_SLOTS:
         QCOMPARE(std::string(validator.validate(makeEvent("-5")).event.userId), std::string("-5"));
     }
 
-    void givenDuplicateKeys_whenValidated_thenTheFirstWins() {
+    void givenDuplicateKeys_whenValidated_thenTheFirstWins()
+    {
         EventValidator validator;
         const auto r =
             validator.validate(R"({"user_id":1,"action":"first","action":"second","page":"/"})");
@@ -54,7 +58,8 @@ private Q_SLOTS:
         QCOMPARE(std::string(r.event.action), std::string("first"));
     }
 
-    void givenEscapes_whenValidated_thenViewsHoldUnescapedText() {
+    void givenEscapes_whenValidated_thenViewsHoldUnescapedText()
+    {
         EventValidator validator;
         // A plain literal: Qt 6.4 moc misreads a backslash-quote inside a raw string.
         const auto r = validator.validate(
@@ -64,7 +69,8 @@ private Q_SLOTS:
         QCOMPARE(std::string(r.event.page), std::string("/caf\xc3\xa9"));
     }
 
-    void givenIsoTimestamps_whenParsed_thenEpochMillisecondsAreRight_data() {
+    void givenIsoTimestamps_whenParsed_thenEpochMillisecondsAreRight_data()
+    {
         QTest::addColumn<QString>("text");
         QTest::addColumn<qint64>("expected"); // -1: rejected
         QTest::newRow("Z") << "2023-10-01T12:00:00Z" << qint64(1696161600000);
@@ -88,7 +94,8 @@ private Q_SLOTS:
         QTest::newRow("bad offset") << "2023-10-01T12:00:00+25:00" << qint64(-1);
         QTest::newRow("trailing") << "2023-10-01T12:00:00Zx" << qint64(-1);
     }
-    void givenIsoTimestamps_whenParsed_thenEpochMillisecondsAreRight() {
+    void givenIsoTimestamps_whenParsed_thenEpochMillisecondsAreRight()
+    {
         QFETCH(QString, text);
         QFETCH(qint64, expected);
         const auto parsed = parseIso8601Ms(text.toStdString());
@@ -98,7 +105,8 @@ private Q_SLOTS:
             QCOMPARE(parsed.value_or(-1), expected);
     }
 
-    void givenEpochMilliseconds_whenFormatted_thenTheyRoundTrip() {
+    void givenEpochMilliseconds_whenFormatted_thenTheyRoundTrip()
+    {
         for (const std::int64_t ms :
              {0LL, 1696161600123LL, 1709164800000LL, -1LL, -86400001LL, 253402300799999LL}) {
             const auto text = formatIso8601Ms(ms);
@@ -108,7 +116,8 @@ private Q_SLOTS:
         QCOMPARE(formatIso8601Ms(-1), std::string("1969-12-31T23:59:59.999Z"));
     }
 
-    void givenEveryReason_whenNamed_thenTheNameMapsBack() {
+    void givenEveryReason_whenNamed_thenTheNameMapsBack()
+    {
         for (std::size_t i = 0; i < kInvalidReasonCount; ++i) {
             const auto reason = static_cast<InvalidReason>(i);
             QVERIFY(!reasonDescription(reason).empty());
@@ -117,7 +126,8 @@ private Q_SLOTS:
         QVERIFY(!reasonFromName("no_such_reason"));
     }
 
-    void givenOneValidator_whenReusedManyTimes_thenEveryResultIsRight() {
+    void givenOneValidator_whenReusedManyTimes_thenEveryResultIsRight()
+    {
         EventValidator validator;
         for (int i = 0; i < 10000; ++i) {
             const bool good = i % 2 == 0;

@@ -11,17 +11,19 @@ struct ValidationCase {
 };
 
 inline std::string makeEvent(const std::string &userId, const std::string &action = R"("view")",
-                             const std::string &page = R"("/home")",
-                             const std::string &extra = {}) {
+                             const std::string &page = R"("/home")", const std::string &extra = {})
+{
     return R"({"user_id":)" + userId + R"(,"action":)" + action + R"(,"page":)" + page + extra +
            "}";
 }
 
-inline std::string quoted(std::size_t bytes) {
+inline std::string quoted(std::size_t bytes)
+{
     return "\"" + std::string(bytes, 'a') + "\"";
 }
 
-inline std::vector<ValidationCase> validationCases() {
+inline std::vector<ValidationCase> validationCases()
+{
     std::vector<ValidationCase> cases;
 
     cases.push_back(

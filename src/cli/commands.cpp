@@ -37,38 +37,44 @@ struct UsageError {
     std::string message;
 };
 
-std::int64_t nowMs() {
+std::int64_t nowMs()
+{
     return std::chrono::duration_cast<std::chrono::milliseconds>(
                std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
 
-std::string str(const QString &s) {
+std::string str(const QString &s)
+{
     return s.toStdString();
 }
 
 class Flags {
 public:
     Flags(const QString &command, const QString &description)
-        : command_(command) {
+        : command_(command)
+    {
         parser_.setApplicationDescription(description);
         parser_.addHelpOption();
     }
 
     void add(const QString &name, const QString &help, const QString &valueName = {},
-             const QString &fallback = {}) {
+             const QString &fallback = {})
+    {
         QCommandLineOption option(name, help, valueName, fallback);
         parser_.addOption(option);
     }
 
-    void addKafka() {
+    void addKafka()
+    {
         add("brokers", "Kafka bootstrap servers.", "host:port[,...]", "localhost:9092");
         add("kafka-opt",
             "A librdkafka property passed through, e.g. security.protocol=SASL_SSL; repeatable.",
             "key=value");
     }
     void addTopic() { add("topic", "Kafka topic.", "name", "user-activity"); }
-    void addRedis() {
+    void addRedis()
+    {
         add("redis", "Redis server.", "host:port", "127.0.0.1:6379");
         add("redis-password",
             "Redis password (or set PULSEBOARD_REDIS_PASSWORD to keep it out of ps).", "password");
@@ -78,7 +84,8 @@ public:
     }
 
     // Returns false after printing help (exit 0); throws UsageError on bad flags.
-    bool parse(const QStringList &args) {
+    bool parse(const QStringList &args)
+    {
         QStringList full = args;
         full.removeAt(1); // the command name
         full[0] = "pulseboard-cli " + command_;
@@ -97,7 +104,8 @@ public:
     QStringList values(const QString &name) const { return parser_.values(name); }
     bool isSet(const QString &name) const { return parser_.isSet(name); }
 
-    std::int64_t integer(const QString &name, std::int64_t min, std::int64_t max) const {
+    std::int64_t integer(const QString &name, std::int64_t min, std::int64_t max) const
+    {
         bool ok = false;
         const auto v = parser_.value(name).toLongLong(&ok);
         if (!ok || v < min || v > max)
@@ -106,7 +114,8 @@ public:
                              str(parser_.value(name)) + "'"};
         return v;
     }
-    double number(const QString &name, double min) const {
+    double number(const QString &name, double min) const
+    {
         bool ok = false;
         const auto v = parser_.value(name).toDouble(&ok);
         if (!ok || v < min)
@@ -114,7 +123,8 @@ public:
                              ", not '" + str(parser_.value(name)) + "'"};
         return v;
     }
-    std::chrono::milliseconds duration(const QString &name) const {
+    std::chrono::milliseconds duration(const QString &name) const
+    {
         const auto parsed = parseDuration(str(parser_.value(name)));
         if (!parsed)
             throw UsageError{"--" + str(name) +
@@ -123,7 +133,8 @@ public:
         return *parsed;
     }
 
-    kafka::KafkaSettings kafka() const {
+    kafka::KafkaSettings kafka() const
+    {
         kafka::KafkaSettings settings;
         settings.brokers = str(value("brokers"));
         for (const auto &property : parser_.values("kafka-opt")) {
@@ -136,7 +147,8 @@ public:
         return settings;
     }
 
-    redis::Endpoint redis() const {
+    redis::Endpoint redis() const
+    {
         redis::Endpoint endpoint;
         try {
             endpoint = redis::parseEndpoint(str(value("redis")));
@@ -151,7 +163,8 @@ public:
         return endpoint;
     }
 
-    redis::Schema schema() const {
+    redis::Schema schema() const
+    {
         redis::Schema schema;
         schema.ns = str(value("namespace"));
         if (schema.ns.empty() || schema.ns.find_first_of("{}") != std::string::npos)
@@ -166,7 +179,8 @@ private:
 
 // ---- output -------------------------------------------------------------------------------
 
-double recentRate(const Snapshot &s, int seconds) {
+double recentRate(const Snapshot &s, int seconds)
+{
     std::int64_t sum = 0;
     int n = 0;
     for (auto it = s.perSecond.rbegin(); it != s.perSecond.rend() && n < seconds; ++it, ++n)
@@ -174,7 +188,8 @@ double recentRate(const Snapshot &s, int seconds) {
     return n ? static_cast<double>(sum) / n : 0.0;
 }
 
-void printSnapshot(const Snapshot &s) {
+void printSnapshot(const Snapshot &s)
+{
     std::printf("active users: %lld in the last %llds, %lld in the last 30 min\n",
                 static_cast<long long>(s.activeUsers),
                 static_cast<long long>(s.activeWindow.count() / 1000),
@@ -201,7 +216,8 @@ void printSnapshot(const Snapshot &s) {
     list("bad events by reason", s.badByReason);
 }
 
-QJsonArray jsonCounts(const std::vector<NamedCount> &items, const char *nameKey) {
+QJsonArray jsonCounts(const std::vector<NamedCount> &items, const char *nameKey)
+{
     QJsonArray array;
     for (const auto &item : items)
         array.append(QJsonObject{{nameKey, QString::fromStdString(item.name)},
@@ -209,7 +225,8 @@ QJsonArray jsonCounts(const std::vector<NamedCount> &items, const char *nameKey)
     return array;
 }
 
-QJsonObject jsonSnapshot(const Snapshot &s) {
+QJsonObject jsonSnapshot(const Snapshot &s)
+{
     QJsonObject o;
     o["taken_at"] = QString::fromStdString(formatIso8601Ms(s.takenAtMs));
     o["active_users"] = static_cast<qint64>(s.activeUsers);
@@ -246,7 +263,8 @@ QJsonObject jsonSnapshot(const Snapshot &s) {
 // ---- commands -----------------------------------------------------------------------------
 
 // Waits until the stop signal or the deadline (0: none).
-void waitForStop(StopSignals &stopSignals, std::chrono::milliseconds limit) {
+void waitForStop(StopSignals &stopSignals, std::chrono::milliseconds limit)
+{
     std::mutex mutex;
     std::condition_variable cv;
     bool stop = false;
@@ -263,7 +281,8 @@ void waitForStop(StopSignals &stopSignals, std::chrono::milliseconds limit) {
     stopSignals.onStop({});
 }
 
-int cmdBroker(const QStringList &args, StopSignals &stopSignals) {
+int cmdBroker(const QStringList &args, StopSignals &stopSignals)
+{
     Flags f("broker", "Runs the embedded Kafka-protocol broker (in memory) until stopped.");
     f.add("topic", "A topic to create (with its .dlq); repeatable.", "name");
     f.add("partitions", "Partitions per topic.", "n", "4");
@@ -289,7 +308,8 @@ int cmdBroker(const QStringList &args, StopSignals &stopSignals) {
     return 0;
 }
 
-int cmdCreateTopic(const QStringList &args, StopSignals &) {
+int cmdCreateTopic(const QStringList &args, StopSignals &)
+{
     Flags f("create-topic", "Creates a topic, or reports that it exists with enough partitions.");
     f.addKafka();
     f.addTopic();
@@ -305,7 +325,8 @@ int cmdCreateTopic(const QStringList &args, StopSignals &) {
     return 0;
 }
 
-void addGeneratorFlags(Flags &f) {
+void addGeneratorFlags(Flags &f)
+{
     f.add("users", "Size of the user population.", "n", "10000");
     f.add("pages", "Size of the page catalogue (Zipf-like popularity).", "n", "200");
     f.add("zipf", "Zipf exponent of page popularity.", "s", "1.1");
@@ -314,7 +335,8 @@ void addGeneratorFlags(Flags &f) {
     f.add("seed", "Random seed.", "n", "1");
 }
 
-GeneratorOptions generatorOptions(const Flags &f) {
+GeneratorOptions generatorOptions(const Flags &f)
+{
     GeneratorOptions g;
     g.users = static_cast<int>(f.integer("users", 1, 1'000'000'000));
     g.pages = static_cast<int>(f.integer("pages", 1, 10'000'000));
@@ -338,7 +360,8 @@ GeneratorOptions generatorOptions(const Flags &f) {
     return g;
 }
 
-int cmdSimulate(const QStringList &args, StopSignals &stopSignals) {
+int cmdSimulate(const QStringList &args, StopSignals &stopSignals)
+{
     Flags f("simulate", "Produces simulated user-activity events to Kafka.");
     f.addKafka();
     f.addTopic();
@@ -379,7 +402,8 @@ int cmdSimulate(const QStringList &args, StopSignals &stopSignals) {
     return 0;
 }
 
-void addAggregatorFlags(Flags &f) {
+void addAggregatorFlags(Flags &f)
+{
     f.add("group", "Kafka consumer group.", "name", "pulseboard-aggregator");
     f.add("window", "Active-user window (up to 1h).", "time", "5m");
     f.add("from", "Where a partition with no offset stored in Redis starts: earliest|latest.",
@@ -394,7 +418,8 @@ void addAggregatorFlags(Flags &f) {
           "time", "6s");
 }
 
-AggregatorOptions aggregatorOptions(const Flags &f) {
+AggregatorOptions aggregatorOptions(const Flags &f)
+{
     AggregatorOptions o;
     o.kafka = f.kafka();
     o.topic = str(f.value("topic"));
@@ -423,7 +448,8 @@ AggregatorOptions aggregatorOptions(const Flags &f) {
     return o;
 }
 
-int cmdAggregate(const QStringList &args, StopSignals &stopSignals) {
+int cmdAggregate(const QStringList &args, StopSignals &stopSignals)
+{
     Flags f("aggregate", "Aggregates events from Kafka into Redis (one consumer-group member).");
     f.addKafka();
     f.addTopic();
@@ -449,7 +475,8 @@ int cmdAggregate(const QStringList &args, StopSignals &stopSignals) {
     return 0;
 }
 
-redis::StatsOptions statsOptions(const Flags &f) {
+redis::StatsOptions statsOptions(const Flags &f)
+{
     redis::StatsOptions options;
     options.schema = f.schema();
     options.activeWindow = f.duration("window");
@@ -457,7 +484,8 @@ redis::StatsOptions statsOptions(const Flags &f) {
     return options;
 }
 
-int cmdStats(const QStringList &args, StopSignals &) {
+int cmdStats(const QStringList &args, StopSignals &)
+{
     Flags f("stats", "Prints the current aggregates from Redis.");
     f.addRedis();
     f.add("window", "Active-user window to report.", "time", "5m");
@@ -495,7 +523,8 @@ int cmdStats(const QStringList &args, StopSignals &) {
     return 0;
 }
 
-int cmdExport(const QStringList &args, StopSignals &) {
+int cmdExport(const QStringList &args, StopSignals &)
+{
     Flags f("export", "Writes the current aggregates to a CSV file (RFC 4180).");
     f.addRedis();
     f.add("window", "Active-user window to report.", "time", "5m");
@@ -529,7 +558,8 @@ int cmdExport(const QStringList &args, StopSignals &) {
     return 0;
 }
 
-int cmdDemo(const QStringList &args, StopSignals &stopSignals) {
+int cmdDemo(const QStringList &args, StopSignals &stopSignals)
+{
     Flags f("demo", "Embedded broker + embedded Redis + simulator + aggregator, with a stats "
                     "line every second.");
     f.add("duration", "Run this long (0: until Ctrl-C).", "time", "0");
@@ -626,7 +656,8 @@ struct CommandInfo {
     int (*run)(const QStringList &, StopSignals &);
 };
 
-const std::vector<CommandInfo> &commands() {
+const std::vector<CommandInfo> &commands()
+{
     static const std::vector<CommandInfo> list{
         {"broker", "run the embedded Kafka-protocol broker", cmdBroker},
         {"create-topic", "create a topic with N partitions", cmdCreateTopic},
@@ -641,7 +672,8 @@ const std::vector<CommandInfo> &commands() {
 
 } // namespace
 
-std::string usage() {
+std::string usage()
+{
     std::string text = "usage: pulseboard-cli COMMAND [flags]   (pulseboard-cli COMMAND --help)\n\n"
                        "commands:\n";
     for (const auto &c : commands()) {
@@ -652,7 +684,8 @@ std::string usage() {
     return text;
 }
 
-int runCommand(const QStringList &args, StopSignals &stopSignals) {
+int runCommand(const QStringList &args, StopSignals &stopSignals)
+{
     const auto name = str(args[1]);
     for (const auto &c : commands()) {
         if (name != c.name)

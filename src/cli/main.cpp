@@ -8,7 +8,8 @@
 #include <cstdio>
 #include <cstring>
 
-int main(int argc, char *argv[]) {
+int main(int argc, char *argv[])
+{
     pb::cli::StopSignals stopSignals; // first: every later thread inherits the blocked stopSignals
     QCoreApplication app(argc, argv);
     QCoreApplication::setApplicationName("pulseboard-cli");

@@ -9,7 +9,8 @@ namespace pb::cli {
 
 namespace {
 
-sigset_t stopSet() {
+sigset_t stopSet()
+{
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
@@ -20,7 +21,8 @@ sigset_t stopSet() {
 
 } // namespace
 
-StopSignals::StopSignals() {
+StopSignals::StopSignals()
+{
     const auto set = stopSet();
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     waiter_ = std::thread([this, set] {
@@ -44,12 +46,14 @@ StopSignals::StopSignals() {
     });
 }
 
-StopSignals::~StopSignals() {
+StopSignals::~StopSignals()
+{
     pthread_kill(waiter_.native_handle(), SIGUSR1);
     waiter_.join();
 }
 
-void StopSignals::onStop(std::function<void()> action) {
+void StopSignals::onStop(std::function<void()> action)
+{
     bool already = false;
     {
         std::lock_guard lock(mutex_);
@@ -60,7 +64,8 @@ void StopSignals::onStop(std::function<void()> action) {
         action_();
 }
 
-bool StopSignals::stopRequested() const {
+bool StopSignals::stopRequested() const
+{
     std::lock_guard lock(mutex_);
     return requested_;
 }

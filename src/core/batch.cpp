@@ -4,14 +4,16 @@ namespace pb {
 
 namespace {
 
-std::int64_t &counter(StringCounts &counts, std::string_view key) {
+std::int64_t &counter(StringCounts &counts, std::string_view key)
+{
     if (auto it = counts.find(key); it != counts.end())
         return it->second;
     return counts.emplace(std::string(key), 0).first->second;
 }
 
 void fill(FeedRing &feed, std::string_view raw, std::string_view source, std::int64_t offset,
-          std::int64_t timestampMs, std::string_view reason) {
+          std::int64_t timestampMs, std::string_view reason)
+{
     auto &entry = feed.push();
     entry.raw.assign(raw);
     entry.source.assign(source);
@@ -22,7 +24,8 @@ void fill(FeedRing &feed, std::string_view raw, std::string_view source, std::in
 
 } // namespace
 
-FeedEntry &FeedRing::push() {
+FeedEntry &FeedRing::push()
+{
     if (slots_.empty()) {
         static thread_local FeedEntry discard;
         return discard;
@@ -34,12 +37,14 @@ FeedEntry &FeedRing::push() {
     return slot;
 }
 
-const FeedEntry &FeedRing::operator[](std::size_t i) const {
+const FeedEntry &FeedRing::operator[](std::size_t i) const
+{
     return slots_[(head_ + i) % slots_.size()];
 }
 
 void BatchAggregate::addValid(const EventView &event, std::int64_t eventTimeMs, std::int64_t nowMs,
-                              std::string_view raw, std::string_view source, std::int64_t offset) {
+                              std::string_view raw, std::string_view source, std::int64_t offset)
+{
     ++validCount;
     ++counter(pages, event.page);
     ++counter(actions, event.action);
@@ -64,13 +69,15 @@ void BatchAggregate::addValid(const EventView &event, std::int64_t eventTimeMs, 
 }
 
 void BatchAggregate::addInvalid(InvalidReason reason, std::string_view raw, std::string_view source,
-                                std::int64_t offset, std::int64_t timestampMs) {
+                                std::int64_t offset, std::int64_t timestampMs)
+{
     ++invalidCount;
     ++invalidByReason[static_cast<std::size_t>(reason)];
     fill(badFeed, raw, source, offset, timestampMs, reasonName(reason));
 }
 
-void BatchAggregate::clear() {
+void BatchAggregate::clear()
+{
     validCount = 0;
     invalidCount = 0;
     // clear() keeps the buckets' memory: the next batch sees mostly the same keys.

@@ -35,7 +35,8 @@ struct AggregationOptions {
 // Heterogeneous lookup: find by string_view without building a std::string.
 struct StringHash {
     using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept {
+    std::size_t operator()(std::string_view s) const noexcept
+    {
         return std::hash<std::string_view>{}(s);
     }
 };
@@ -57,7 +58,9 @@ inline constexpr char kFieldSeparator = '\xff';
 class FeedRing {
 public:
     explicit FeedRing(std::size_t capacity)
-        : slots_(capacity) {}
+        : slots_(capacity)
+    {
+    }
     // A slot to overwrite with the newest entry (evicts the oldest when full).
     FeedEntry &push();
     std::size_t size() const { return size_; }
@@ -76,7 +79,9 @@ public:
     explicit BatchAggregate(const AggregationOptions &options = {})
         : feed(options.feedPerBatch)
         , badFeed(options.feedPerBatch)
-        , bucketHistoryMs_(options.bucketHistory.count()) {}
+        , bucketHistoryMs_(options.bucketHistory.count())
+    {
+    }
 
     // nowMs decides which events are recent enough for the time buckets.
     void addValid(const EventView &event, std::int64_t eventTimeMs, std::int64_t nowMs,
@@ -107,7 +112,8 @@ private:
 };
 
 // Floor division for epoch arithmetic (times before 1970 stay in the right bucket).
-constexpr std::int64_t floorDiv(std::int64_t a, std::int64_t b) {
+constexpr std::int64_t floorDiv(std::int64_t a, std::int64_t b)
+{
     return a / b - ((a % b != 0) && ((a < 0) != (b < 0)) ? 1 : 0);
 }
 

@@ -4,7 +4,8 @@
 
 namespace pb {
 
-std::string csvField(std::string_view text) {
+std::string csvField(std::string_view text)
+{
     if (text.find_first_of(",\"\r\n") == std::string_view::npos)
         return std::string(text);
     std::string quoted;
@@ -22,14 +23,16 @@ std::string csvField(std::string_view text) {
 namespace {
 
 void row(std::ostream &out, std::string_view metric, std::string_view key, std::int64_t timeMs,
-         std::int64_t value) {
+         std::int64_t value)
+{
     out << metric << ',' << csvField(key) << ',' << formatIso8601Ms(timeMs) << ',' << value
         << "\r\n";
 }
 
 } // namespace
 
-void writeSnapshotCsv(const Snapshot &s, std::ostream &out) {
+void writeSnapshotCsv(const Snapshot &s, std::ostream &out)
+{
     out << "metric,key,time_utc,value\r\n";
     const auto at = s.takenAtMs;
     const auto windowKey = "window_" + std::to_string(s.activeWindow.count() / 1000) + "s";

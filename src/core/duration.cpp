@@ -5,7 +5,8 @@
 
 namespace pb {
 
-std::optional<std::chrono::milliseconds> parseDuration(std::string_view text) {
+std::optional<std::chrono::milliseconds> parseDuration(std::string_view text)
+{
     double value = 0;
     const auto *end = text.data() + text.size();
     const auto [ptr, ec] = std::from_chars(text.data(), end, value);

@@ -16,7 +16,9 @@ class Error : public std::runtime_error {
 public:
     Error(ErrorKind kind, const std::string &message)
         : std::runtime_error(message)
-        , kind_(kind) {}
+        , kind_(kind)
+    {
+    }
     ErrorKind kind() const noexcept { return kind_; }
     bool retriable() const noexcept { return kind_ == ErrorKind::Retriable; }
 

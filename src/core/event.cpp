@@ -38,21 +38,25 @@ constexpr std::array<ReasonInfo, kInvalidReasonCount> kReasons{{
 
 constexpr std::int64_t kMaxEpochMs = 253'402'300'799'999; // 9999-12-31T23:59:59.999Z
 
-bool validLength(std::string_view s, std::size_t max) {
+bool validLength(std::string_view s, std::size_t max)
+{
     return !s.empty() && s.size() <= max;
 }
 
 } // namespace
 
-std::string_view reasonName(InvalidReason reason) {
+std::string_view reasonName(InvalidReason reason)
+{
     return kReasons[static_cast<std::size_t>(reason)].name;
 }
 
-std::string_view reasonDescription(InvalidReason reason) {
+std::string_view reasonDescription(InvalidReason reason)
+{
     return kReasons[static_cast<std::size_t>(reason)].description;
 }
 
-std::optional<InvalidReason> reasonFromName(std::string_view name) {
+std::optional<InvalidReason> reasonFromName(std::string_view name)
+{
     for (std::size_t i = 0; i < kReasons.size(); ++i)
         if (kReasons[i].name == name)
             return static_cast<InvalidReason>(i);
@@ -65,7 +69,8 @@ struct EventValidator::Impl {
     std::string buffer; // payload + padding, reused
     std::array<char, 24> userIdDigits{};
 
-    simdjson::padded_string_view pad(std::string_view payload) {
+    simdjson::padded_string_view pad(std::string_view payload)
+    {
         const auto needed = payload.size() + simdjson::SIMDJSON_PADDING;
         if (buffer.size() < needed)
             buffer.resize(needed);
@@ -74,7 +79,8 @@ struct EventValidator::Impl {
         return simdjson::padded_string_view(buffer.data(), payload.size(), buffer.size());
     }
 
-    std::string_view canonical(std::int64_t id) {
+    std::string_view canonical(std::int64_t id)
+    {
         const auto end =
             std::to_chars(userIdDigits.data(), userIdDigits.data() + userIdDigits.size(), id).ptr;
         return {userIdDigits.data(), static_cast<std::size_t>(end - userIdDigits.data())};
@@ -86,13 +92,15 @@ struct EventValidator::Impl {
 
 namespace {
 
-ValidationResult invalid(InvalidReason reason) {
+ValidationResult invalid(InvalidReason reason)
+{
     return {reason, {}};
 }
 
 } // namespace
 
-ValidationResult EventValidator::Impl::fromDom(simdjson::dom::object object) {
+ValidationResult EventValidator::Impl::fromDom(simdjson::dom::object object)
+{
     using simdjson::dom::element_type;
     // The first occurrence of a key wins; later duplicates are ignored.
     simdjson::dom::element userId, action, page, timestamp;
@@ -174,7 +182,8 @@ ValidationResult EventValidator::Impl::fromDom(simdjson::dom::object object) {
     return {std::nullopt, event};
 }
 
-ValidationResult EventValidator::Impl::fromOnDemand(simdjson::padded_string_view input) {
+ValidationResult EventValidator::Impl::fromOnDemand(simdjson::padded_string_view input)
+{
     // Only reached when the DOM parser met a number beyond 64 bits in an otherwise readable
     // document. On-Demand reads numbers only when asked, so a huge number in a field we ignore
     // does not spoil the event, and one in user_id or timestamp is reported as out of range.
@@ -277,11 +286,14 @@ ValidationResult EventValidator::Impl::fromOnDemand(simdjson::padded_string_view
 }
 
 EventValidator::EventValidator()
-    : impl_(std::make_unique<Impl>()) {}
+    : impl_(std::make_unique<Impl>())
+{
+}
 
 EventValidator::~EventValidator() = default;
 
-ValidationResult EventValidator::validate(std::string_view payload) {
+ValidationResult EventValidator::validate(std::string_view payload)
+{
     const auto input = impl_->pad(payload);
     simdjson::dom::element root;
     const auto error = impl_->dom.parse(impl_->buffer.data(), payload.size(), false).get(root);

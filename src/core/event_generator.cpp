@@ -13,7 +13,8 @@ namespace pb {
 
 namespace {
 
-std::vector<std::string> makeCatalogue(int count) {
+std::vector<std::string> makeCatalogue(int count)
+{
     static constexpr std::array<std::string_view, 12> kCommon{
         "/home",   "/search",  "/products", "/cart", "/checkout", "/login",
         "/signup", "/account", "/deals",    "/help", "/about",    "/blog"};
@@ -29,7 +30,8 @@ std::vector<std::string> makeCatalogue(int count) {
     return pages;
 }
 
-std::vector<double> cumulative(std::vector<double> weights) {
+std::vector<double> cumulative(std::vector<double> weights)
+{
     double sum = 0;
     for (auto &w : weights) {
         sum += w;
@@ -41,7 +43,8 @@ std::vector<double> cumulative(std::vector<double> weights) {
     return weights;
 }
 
-void appendJsonString(std::string &out, std::string_view text) {
+void appendJsonString(std::string &out, std::string_view text)
+{
     out += '"';
     for (const char c : text) {
         if (c == '"' || c == '\\') {
@@ -60,7 +63,8 @@ void appendJsonString(std::string &out, std::string_view text) {
 
 } // namespace
 
-void EventGenerator::check(const GeneratorOptions &options) {
+void EventGenerator::check(const GeneratorOptions &options)
+{
     if (options.users < 1)
         throw std::invalid_argument("the user population must be at least 1");
     if (options.pages < 1)
@@ -83,7 +87,8 @@ void EventGenerator::check(const GeneratorOptions &options) {
 
 EventGenerator::EventGenerator(GeneratorOptions options)
     : options_(std::move(options))
-    , rng_(options_.seed) {
+    , rng_(options_.seed)
+{
     check(options_);
     pages_ = makeCatalogue(options_.pages);
     std::vector<double> weights;
@@ -98,13 +103,15 @@ EventGenerator::EventGenerator(GeneratorOptions options)
     json_.reserve(256);
 }
 
-std::size_t EventGenerator::pick(const std::vector<double> &cdf) {
+std::size_t EventGenerator::pick(const std::vector<double> &cdf)
+{
     const double u = unit_(rng_);
     const auto it = std::upper_bound(cdf.begin(), cdf.end(), u);
     return std::min(static_cast<std::size_t>(it - cdf.begin()), cdf.size() - 1);
 }
 
-GeneratedEvent EventGenerator::next(std::int64_t timestampMs) {
+GeneratedEvent EventGenerator::next(std::int64_t timestampMs)
+{
     const auto userId =
         static_cast<std::int64_t>(rng_() % static_cast<std::uint64_t>(options_.users)) + 1;
     const auto &page = pages_[pick(pageCdf_)];

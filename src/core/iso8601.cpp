@@ -10,7 +10,8 @@ namespace pb {
 namespace {
 
 // Howard Hinnant's days_from_civil: days since 1970-01-01 of a proleptic Gregorian date.
-constexpr std::int64_t daysFromCivil(std::int64_t y, unsigned m, unsigned d) {
+constexpr std::int64_t daysFromCivil(std::int64_t y, unsigned m, unsigned d)
+{
     y -= m <= 2 ? 1 : 0;
     const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
     const auto yoe = static_cast<unsigned>(y - era * 400);
@@ -25,7 +26,8 @@ struct Civil {
     unsigned day;
 };
 
-constexpr Civil civilFromDays(std::int64_t z) {
+constexpr Civil civilFromDays(std::int64_t z)
+{
     z += 719468;
     const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
     const auto doe = static_cast<unsigned>(z - era * 146097);
@@ -38,17 +40,20 @@ constexpr Civil civilFromDays(std::int64_t z) {
     return {y + (m <= 2 ? 1 : 0), m, d};
 }
 
-constexpr bool isLeap(std::int64_t y) {
+constexpr bool isLeap(std::int64_t y)
+{
     return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
 
-constexpr unsigned daysInMonth(std::int64_t y, unsigned m) {
+constexpr unsigned daysInMonth(std::int64_t y, unsigned m)
+{
     constexpr std::array<unsigned, 12> days{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     return m == 2 && isLeap(y) ? 29 : days[m - 1];
 }
 
 // Reads exactly n digits at pos; advances pos.
-bool digits(std::string_view s, std::size_t &pos, std::size_t n, unsigned &out) {
+bool digits(std::string_view s, std::size_t &pos, std::size_t n, unsigned &out)
+{
     if (pos + n > s.size())
         return false;
     out = 0;
@@ -62,20 +67,23 @@ bool digits(std::string_view s, std::size_t &pos, std::size_t n, unsigned &out) 
     return true;
 }
 
-bool expect(std::string_view s, std::size_t &pos, char c) {
+bool expect(std::string_view s, std::size_t &pos, char c)
+{
     if (pos >= s.size() || s[pos] != c)
         return false;
     ++pos;
     return true;
 }
 
-constexpr std::int64_t floorDivide(std::int64_t a, std::int64_t b) {
+constexpr std::int64_t floorDivide(std::int64_t a, std::int64_t b)
+{
     return a / b - ((a % b != 0) && ((a < 0) != (b < 0)) ? 1 : 0);
 }
 
 } // namespace
 
-std::optional<std::int64_t> parseIso8601Ms(std::string_view s) {
+std::optional<std::int64_t> parseIso8601Ms(std::string_view s)
+{
     std::size_t pos = 0;
     unsigned year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
     if (!digits(s, pos, 4, year) || !expect(s, pos, '-') || !digits(s, pos, 2, month) ||
@@ -132,7 +140,8 @@ std::optional<std::int64_t> parseIso8601Ms(std::string_view s) {
     return seconds * 1000 + millis;
 }
 
-std::string formatIso8601Ms(std::int64_t epochMs) {
+std::string formatIso8601Ms(std::int64_t epochMs)
+{
     const auto days = floorDivide(epochMs, 86'400'000);
     const auto msOfDay = epochMs - days * 86'400'000;
     const auto date = civilFromDays(days);

@@ -6,7 +6,8 @@
 
 namespace pb::gui {
 
-QString metricName(AlertMetric metric) {
+QString metricName(AlertMetric metric)
+{
     switch (metric) {
     case AlertMetric::ActiveUsers:
         return QObject::tr("active users");
@@ -20,25 +21,29 @@ QString metricName(AlertMetric metric) {
     return {};
 }
 
-QString AlertRule::describe() const {
+QString AlertRule::describe() const
+{
     return QObject::tr("%1 %2 %3")
         .arg(metricName(metric),
              comparison == AlertComparison::Above ? QObject::tr("above") : QObject::tr("below"),
              QString::number(threshold));
 }
 
-QString AlertEvent::text() const {
+QString AlertEvent::text() const
+{
     return raised ? QObject::tr("%1 (now %2)").arg(rule.describe(), QString::number(value, 'f', 1))
                   : QObject::tr("cleared: %1 (now %2)")
                         .arg(rule.describe(), QString::number(value, 'f', 1));
 }
 
-void AlertEngine::setRules(std::vector<AlertRule> rules) {
+void AlertEngine::setRules(std::vector<AlertRule> rules)
+{
     rules_ = std::move(rules);
     active_.assign(rules_.size(), false);
 }
 
-std::optional<double> AlertEngine::value(AlertMetric metric, const Snapshot &s) {
+std::optional<double> AlertEngine::value(AlertMetric metric, const Snapshot &s)
+{
     switch (metric) {
     case AlertMetric::ActiveUsers:
         return static_cast<double>(s.activeUsers);
@@ -62,7 +67,8 @@ std::optional<double> AlertEngine::value(AlertMetric metric, const Snapshot &s) 
     return std::nullopt;
 }
 
-std::vector<AlertEvent> AlertEngine::evaluate(const Snapshot &s) {
+std::vector<AlertEvent> AlertEngine::evaluate(const Snapshot &s)
+{
     // Bad-event rate from the change of the total between two snapshots.
     std::optional<double> badRate;
     if (previousBad_ >= 0 && s.takenAtMs > previousBadAtMs_) {

@@ -6,7 +6,8 @@
 
 namespace pb::gui {
 
-void AppSettings::save(QSettings &s) const {
+void AppSettings::save(QSettings &s) const
+{
     s.setValue("mode", mode == StackMode::Embedded ? "embedded" : "external");
     s.setValue("kafka/brokers", kafkaBrokers);
     s.setValue("kafka/topic", topic);
@@ -23,7 +24,8 @@ void AppSettings::save(QSettings &s) const {
     s.setValue("pipeline/embeddedPartitions", embeddedPartitions);
 }
 
-AppSettings AppSettings::load(const QSettings &s) {
+AppSettings AppSettings::load(const QSettings &s)
+{
     AppSettings d;
     AppSettings a;
     a.mode = s.value("mode", "embedded").toString() == "external" ? StackMode::External
@@ -44,7 +46,8 @@ AppSettings AppSettings::load(const QSettings &s) {
     return a;
 }
 
-kafka::KafkaSettings AppSettings::kafkaSettings() const {
+kafka::KafkaSettings AppSettings::kafkaSettings() const
+{
     kafka::KafkaSettings k;
     k.brokers = kafkaBrokers.trimmed().toStdString();
     const bool sasl = !saslMechanism.isEmpty();
@@ -62,7 +65,8 @@ kafka::KafkaSettings AppSettings::kafkaSettings() const {
     return k;
 }
 
-redis::Endpoint AppSettings::redisEndpoint() const {
+redis::Endpoint AppSettings::redisEndpoint() const
+{
     redis::Endpoint e;
     e.host = redisHost.trimmed().toStdString();
     e.port = redisPort;
@@ -71,7 +75,8 @@ redis::Endpoint AppSettings::redisEndpoint() const {
     return e;
 }
 
-QString checkHost(const QString &host) {
+QString checkHost(const QString &host)
+{
     const auto h = host.trimmed();
     if (h.isEmpty())
         return QObject::tr("Enter a host name or address, e.g. 127.0.0.1.");
@@ -81,7 +86,8 @@ QString checkHost(const QString &host) {
     return {};
 }
 
-QString checkBrokers(const QString &brokers) {
+QString checkBrokers(const QString &brokers)
+{
     const auto list = brokers.split(',', Qt::SkipEmptyParts);
     if (list.isEmpty())
         return QObject::tr("Enter at least one broker as host:port, e.g. kafka1:9092.");
@@ -100,7 +106,8 @@ QString checkBrokers(const QString &brokers) {
     return {};
 }
 
-QString checkTopic(const QString &topic) {
+QString checkTopic(const QString &topic)
+{
     static const QRegularExpression valid(R"(^[A-Za-z0-9._-]{1,249}$)");
     if (!valid.match(topic).hasMatch())
         return QObject::tr("A topic name is 1 to 249 letters, digits, '.', '_' or '-'.");
@@ -109,7 +116,8 @@ QString checkTopic(const QString &topic) {
     return {};
 }
 
-std::vector<FieldError> validate(const AppSettings &a) {
+std::vector<FieldError> validate(const AppSettings &a)
+{
     std::vector<FieldError> errors;
     const auto add = [&](const char *field, const QString &message) {
         if (!message.isEmpty())

@@ -5,7 +5,8 @@
 namespace pb::kafka {
 
 DeadLetterProducer::DeadLetterProducer(const KafkaSettings &settings, std::string topic)
-    : topic_(std::move(topic)) {
+    : topic_(std::move(topic))
+{
     auto conf = makeConf(settings, {
                                        {"enable.idempotence", "true"},
                                        {"acks", "all"},
@@ -21,7 +22,8 @@ DeadLetterProducer::DeadLetterProducer(const KafkaSettings &settings, std::strin
     (void)conf.release();
 }
 
-void DeadLetterProducer::onDelivery(rd_kafka_t *, const rd_kafka_message_t *msg, void *) {
+void DeadLetterProducer::onDelivery(rd_kafka_t *, const rd_kafka_message_t *msg, void *)
+{
     auto *self = static_cast<DeadLetterProducer *>(msg->_private);
     if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         ++self->delivered_;
@@ -33,7 +35,8 @@ void DeadLetterProducer::onDelivery(rd_kafka_t *, const rd_kafka_message_t *msg,
 
 void DeadLetterProducer::forward(std::string_view payload, std::string_view key,
                                  std::string_view reason, std::string_view source,
-                                 std::int64_t offset) {
+                                 std::int64_t offset)
+{
     const auto position = std::string(source) + "/" + std::to_string(offset);
     for (;;) {
         // librdkafka's RD_KAFKA_V_* macros are C casts.
@@ -58,7 +61,8 @@ void DeadLetterProducer::forward(std::string_view payload, std::string_view key,
     rd_kafka_poll(producer_.get(), 0);
 }
 
-bool DeadLetterProducer::settle(std::chrono::milliseconds timeout) {
+bool DeadLetterProducer::settle(std::chrono::milliseconds timeout)
+{
     rd_kafka_flush(producer_.get(), static_cast<int>(timeout.count()));
     const bool ok = rd_kafka_outq_len(producer_.get()) == 0 && failures_ == failuresAtLastSettle_;
     failuresAtLastSettle_ = failures_;

@@ -7,7 +7,8 @@
 
 namespace pb::kafka {
 
-EmbeddedBroker::EmbeddedBroker(EmbeddedBrokerOptions options) {
+EmbeddedBroker::EmbeddedBroker(EmbeddedBrokerOptions options)
+{
     ConfPtr conf(rd_kafka_conf_new());
     std::array<char, 512> errstr{};
     rd_kafka_conf_set(conf.get(), "log_level", "3", errstr.data(), errstr.size());
@@ -28,11 +29,13 @@ EmbeddedBroker::EmbeddedBroker(EmbeddedBrokerOptions options) {
 
 EmbeddedBroker::~EmbeddedBroker() = default; // cluster_ goes before host_ (declared after)
 
-std::string EmbeddedBroker::bootstrapServers() const {
+std::string EmbeddedBroker::bootstrapServers() const
+{
     return rd_kafka_mock_cluster_bootstraps(cluster_.get());
 }
 
-void EmbeddedBroker::createTopic(const std::string &name, int partitions) {
+void EmbeddedBroker::createTopic(const std::string &name, int partitions)
+{
     const auto err = rd_kafka_mock_topic_create(cluster_.get(), name.c_str(), partitions, 1);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
         throw kafkaError(err, "embedded broker: cannot create topic " + name);

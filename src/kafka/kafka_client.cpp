@@ -4,7 +4,8 @@
 
 namespace pb::kafka {
 
-std::pair<std::string, std::string> parseProperty(std::string_view text) {
+std::pair<std::string, std::string> parseProperty(std::string_view text)
+{
     const auto eq = text.find('=');
     if (eq == std::string_view::npos || eq == 0)
         throw Error(ErrorKind::Fatal, "bad Kafka property '" + std::string(text) +
@@ -14,7 +15,8 @@ std::pair<std::string, std::string> parseProperty(std::string_view text) {
 
 namespace {
 
-void setProperty(rd_kafka_conf_t *conf, const std::string &key, const std::string &value) {
+void setProperty(rd_kafka_conf_t *conf, const std::string &key, const std::string &value)
+{
     std::array<char, 512> errstr{};
     if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), errstr.data(), errstr.size()) !=
         RD_KAFKA_CONF_OK)
@@ -22,7 +24,8 @@ void setProperty(rd_kafka_conf_t *conf, const std::string &key, const std::strin
                     "Kafka setting " + key + " rejected: " + std::string(errstr.data()));
 }
 
-void onClientError(rd_kafka_t *, int err, const char *reason, void *opaque) {
+void onClientError(rd_kafka_t *, int err, const char *reason, void *opaque)
+{
     if (auto *tracker = static_cast<ErrorTracker *>(opaque))
         tracker->record(err, reason);
 }
@@ -30,7 +33,8 @@ void onClientError(rd_kafka_t *, int err, const char *reason, void *opaque) {
 } // namespace
 
 ConfPtr makeConf(const KafkaSettings &settings,
-                 const std::vector<std::pair<std::string, std::string>> &overrides) {
+                 const std::vector<std::pair<std::string, std::string>> &overrides)
+{
     if (settings.brokers.empty())
         throw Error(ErrorKind::Fatal, "no Kafka bootstrap servers given: pass --brokers host:port");
     ConfPtr conf(rd_kafka_conf_new());
@@ -50,7 +54,8 @@ ConfPtr makeConf(const KafkaSettings &settings,
     return conf;
 }
 
-bool isRetriable(rd_kafka_resp_err_t err) {
+bool isRetriable(rd_kafka_resp_err_t err)
+{
     switch (err) {
     case RD_KAFKA_RESP_ERR__AUTHENTICATION:
     case RD_KAFKA_RESP_ERR__FATAL:
@@ -74,7 +79,8 @@ bool isRetriable(rd_kafka_resp_err_t err) {
     }
 }
 
-pb::Error kafkaError(rd_kafka_resp_err_t err, std::string_view context) {
+pb::Error kafkaError(rd_kafka_resp_err_t err, std::string_view context)
+{
     std::string message(context);
     message += ": ";
     message += rd_kafka_err2str(err);
@@ -96,7 +102,8 @@ pb::Error kafkaError(rd_kafka_resp_err_t err, std::string_view context) {
     return {isRetriable(err) ? ErrorKind::Retriable : ErrorKind::Fatal, message};
 }
 
-pb::Error kafkaError(const rd_kafka_error_t *err, std::string_view context) {
+pb::Error kafkaError(const rd_kafka_error_t *err, std::string_view context)
+{
     const auto code = rd_kafka_error_code(err);
     std::string message(context);
     message += ": ";
@@ -105,7 +112,8 @@ pb::Error kafkaError(const rd_kafka_error_t *err, std::string_view context) {
     return {retriable ? ErrorKind::Retriable : ErrorKind::Fatal, message};
 }
 
-void ErrorTracker::record(int err, const char *reason) {
+void ErrorTracker::record(int err, const char *reason)
+{
     const auto code = static_cast<rd_kafka_resp_err_t>(err);
     // Transport errors to single brokers are routine while a cluster starts; keep the most
     // telling reason (an authentication failure beats a refused connection).
@@ -118,12 +126,14 @@ void ErrorTracker::record(int err, const char *reason) {
         fatal = true;
 }
 
-void installErrorTracker(rd_kafka_conf_t *conf, ErrorTracker *tracker) {
+void installErrorTracker(rd_kafka_conf_t *conf, ErrorTracker *tracker)
+{
     rd_kafka_conf_set_opaque(conf, tracker);
     rd_kafka_conf_set_error_cb(conf, &onClientError);
 }
 
-const TopicMetadata *ClusterMetadata::find(std::string_view topic) const {
+const TopicMetadata *ClusterMetadata::find(std::string_view topic) const
+{
     for (const auto &t : topics)
         if (t.name == topic)
             return &t;
@@ -131,7 +141,8 @@ const TopicMetadata *ClusterMetadata::find(std::string_view topic) const {
 }
 
 ClusterMetadata probe(rd_kafka_t *rk, const KafkaSettings &settings,
-                      std::chrono::milliseconds timeout, const ErrorTracker *tracker) {
+                      std::chrono::milliseconds timeout, const ErrorTracker *tracker)
+{
     using Clock = std::chrono::steady_clock;
     const auto started = Clock::now();
     const auto deadline = started + timeout;
@@ -190,7 +201,8 @@ ClusterMetadata probe(rd_kafka_t *rk, const KafkaSettings &settings,
     return result;
 }
 
-ClusterMetadata probeBrokers(const KafkaSettings &settings, std::chrono::milliseconds timeout) {
+ClusterMetadata probeBrokers(const KafkaSettings &settings, std::chrono::milliseconds timeout)
+{
     ErrorTracker tracker;
     auto conf = makeConf(settings);
     installErrorTracker(conf.get(), &tracker);

@@ -18,7 +18,8 @@ struct ConfDeleter {
     void operator()(rd_kafka_conf_t *conf) const noexcept { rd_kafka_conf_destroy(conf); }
 };
 struct PartitionListDeleter {
-    void operator()(rd_kafka_topic_partition_list_t *list) const noexcept {
+    void operator()(rd_kafka_topic_partition_list_t *list) const noexcept
+    {
         rd_kafka_topic_partition_list_destroy(list);
     }
 };

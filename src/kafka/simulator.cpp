@@ -10,7 +10,8 @@ namespace pb::kafka {
 
 namespace {
 
-std::int64_t nowMs() {
+std::int64_t nowMs()
+{
     return std::chrono::duration_cast<std::chrono::milliseconds>(
                std::chrono::system_clock::now().time_since_epoch())
         .count();
@@ -27,7 +28,8 @@ Simulator::Simulator(KafkaSettings settings, SimulatorOptions options)
         } catch (const std::invalid_argument &e) {
             throw Error(ErrorKind::Fatal, std::string("simulator: ") + e.what());
         }
-    }()) {
+    }())
+{
     if (!(options_.rate >= 0.0) || !std::isfinite(options_.rate))
         throw Error(ErrorKind::Fatal, "simulator: the rate must be a number of events/s >= 0");
     if (options_.count < 0)
@@ -60,14 +62,16 @@ Simulator::Simulator(KafkaSettings settings, SimulatorOptions options)
         throw kafkaError(rd_kafka_last_error(), "simulator: topic " + options_.topic);
 }
 
-Simulator::~Simulator() {
+Simulator::~Simulator()
+{
     // Destroying a producer with messages in flight would block for message.timeout.ms;
     // run() drains, so anything left here was abandoned deliberately.
     if (producer_)
         rd_kafka_purge(producer_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
 }
 
-void Simulator::onDelivery(rd_kafka_t *, const rd_kafka_message_t *msg, void *) {
+void Simulator::onDelivery(rd_kafka_t *, const rd_kafka_message_t *msg, void *)
+{
     // The message opaque is the Simulator (set in produceOne); the client opaque is the tracker.
     auto *self = static_cast<Simulator *>(msg->_private);
     if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -79,7 +83,8 @@ void Simulator::onDelivery(rd_kafka_t *, const rd_kafka_message_t *msg, void *) 
     self->lastError_ = rd_kafka_err2str(msg->err);
 }
 
-SimulatorStats Simulator::stats() const {
+SimulatorStats Simulator::stats() const
+{
     SimulatorStats s;
     s.sent = sent_.load(std::memory_order_relaxed);
     s.acknowledged = acknowledged_.load(std::memory_order_relaxed);
@@ -90,7 +95,8 @@ SimulatorStats Simulator::stats() const {
     return s;
 }
 
-bool Simulator::produceOne(std::int64_t timestampMs) {
+bool Simulator::produceOne(std::int64_t timestampMs)
+{
     const auto event = generator_.next(timestampMs);
     for (;;) {
         const int rc = rd_kafka_produce(topic_.get(), RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
@@ -110,7 +116,8 @@ bool Simulator::produceOne(std::int64_t timestampMs) {
     }
 }
 
-SimulatorStats Simulator::run(const std::function<void(const SimulatorStats &)> &progress) {
+SimulatorStats Simulator::run(const std::function<void(const SimulatorStats &)> &progress)
+{
     using Clock = std::chrono::steady_clock;
     const auto start = Clock::now();
     auto nextProgress = start + options_.progressInterval;

@@ -5,7 +5,8 @@
 namespace pb::kafka {
 
 TopicStatus ensureTopic(const KafkaSettings &settings, const std::string &topic, int partitions,
-                        int replicationFactor, std::chrono::milliseconds timeout) {
+                        int replicationFactor, std::chrono::milliseconds timeout)
+{
     if (topic.empty())
         throw Error(ErrorKind::Fatal, "the topic name is empty: pass --topic NAME");
     if (partitions < 1)

@@ -10,13 +10,15 @@ namespace pb {
 
 namespace {
 
-std::int64_t wallMs() {
+std::int64_t wallMs()
+{
     return std::chrono::duration_cast<std::chrono::milliseconds>(
                std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
 
-std::string defaultInstanceId() {
+std::string defaultInstanceId()
+{
     static std::atomic<int> counter{0};
     std::array<char, 256> host{};
     if (gethostname(host.data(), host.size() - 1) != 0)
@@ -26,7 +28,8 @@ std::string defaultInstanceId() {
 }
 
 // A minimal JSON string escaper for the heartbeat document.
-std::string jsonString(std::string_view text) {
+std::string jsonString(std::string_view text)
+{
     std::string out = "\"";
     for (const char c : text) {
         if (c == '"' || c == '\\') {
@@ -49,7 +52,8 @@ Aggregator::Aggregator(AggregatorOptions options)
     , redis_(options_.redis, redis::ConnectionOptions{std::chrono::milliseconds(2000),
                                                       std::chrono::milliseconds(5000)})
     , writer_(redis_, options_.schema, options_.aggregation)
-    , batch_(options_.aggregation) {
+    , batch_(options_.aggregation)
+{
     if (options_.topic.empty())
         throw Error(ErrorKind::Fatal, "the topic name is empty: pass --topic NAME");
     if (options_.group.empty())
@@ -119,12 +123,14 @@ Aggregator::Aggregator(AggregatorOptions options)
 
 Aggregator::~Aggregator() = default;
 
-AggregatorStats Aggregator::stats() const {
+AggregatorStats Aggregator::stats() const
+{
     std::lock_guard lock(statsMutex_);
     return stats_;
 }
 
-void Aggregator::setError(const std::string &message, bool redisDown) {
+void Aggregator::setError(const std::string &message, bool redisDown)
+{
     std::lock_guard lock(statsMutex_);
     stats_.lastError = message;
     if (redisDown) {
@@ -133,7 +139,8 @@ void Aggregator::setError(const std::string &message, bool redisDown) {
     }
 }
 
-std::int64_t Aggregator::startOffset(std::int64_t stored) const {
+std::int64_t Aggregator::startOffset(std::int64_t stored) const
+{
     if (stored != redis::kNoOffset)
         return stored;
     return options_.startFrom == StartFrom::Earliest ? RD_KAFKA_OFFSET_BEGINNING
@@ -141,7 +148,8 @@ std::int64_t Aggregator::startOffset(std::int64_t stored) const {
 }
 
 void Aggregator::onRebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                             rd_kafka_topic_partition_list_t *partitions, void *opaque) {
+                             rd_kafka_topic_partition_list_t *partitions, void *opaque)
+{
     auto *self = static_cast<Aggregator *>(opaque);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         self->assign(partitions);
@@ -151,7 +159,8 @@ void Aggregator::onRebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
 }
 
-void Aggregator::assign(rd_kafka_topic_partition_list_t *list) {
+void Aggregator::assign(rd_kafka_topic_partition_list_t *list)
+{
     std::vector<int> ids;
     for (int i = 0; i < list->cnt; ++i)
         ids.push_back(list->elems[i].partition);
@@ -180,7 +189,8 @@ void Aggregator::assign(rd_kafka_topic_partition_list_t *list) {
     lastActivity_ = std::chrono::steady_clock::now();
 }
 
-void Aggregator::revoke() {
+void Aggregator::revoke()
+{
     // Give up the partitions only after the batch in hand is in Redis (or safely dropped: the
     // next owner re-reads from the offsets stored there).
     if (flushing_)
@@ -191,7 +201,8 @@ void Aggregator::revoke() {
     partitions_.clear();
 }
 
-void Aggregator::handle(const rd_kafka_message_t *msg) {
+void Aggregator::handle(const rd_kafka_message_t *msg)
+{
     if (msg->err) {
         if (msg->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
             // The stored offset is gone from Kafka (retention): remember to count the gap.
@@ -243,7 +254,8 @@ void Aggregator::handle(const rd_kafka_message_t *msg) {
     batch_.addValid(result.event, timestamp, now, payload, state.source, msg->offset);
 }
 
-bool Aggregator::flush() {
+bool Aggregator::flush()
+{
     if (batch_.empty())
         return true;
     flushing_ = true;
@@ -312,7 +324,8 @@ bool Aggregator::flush() {
     return false;
 }
 
-void Aggregator::rewind(const std::map<int, std::int64_t> &storedNow) {
+void Aggregator::rewind(const std::map<int, std::int64_t> &storedNow)
+{
     // Drop the batch and read it again from what Redis holds: mismatched partitions from the
     // stored offset, the others from where this batch started.
     std::map<int, std::int64_t> targets;
@@ -333,7 +346,8 @@ void Aggregator::rewind(const std::map<int, std::int64_t> &storedNow) {
         backOff(); // an outage, not a race: give the other side time
 }
 
-void Aggregator::seek(const std::map<int, std::int64_t> &targets) {
+void Aggregator::seek(const std::map<int, std::int64_t> &targets)
+{
     if (targets.empty())
         return;
     kafka::PartitionListPtr list(
@@ -351,14 +365,16 @@ void Aggregator::seek(const std::map<int, std::int64_t> &targets) {
                                         std::to_string(list->elems[i].partition));
 }
 
-void Aggregator::backOff() {
+void Aggregator::backOff()
+{
     backoff_ = std::clamp(backoff_ * 2, std::chrono::milliseconds(100), options_.maxBackoff);
     const auto until = std::chrono::steady_clock::now() + backoff_;
     while (!stop_.load() && std::chrono::steady_clock::now() < until)
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
 }
 
-void Aggregator::beat() {
+void Aggregator::beat()
+{
     std::vector<PartitionHealth> health;
     std::string json =
         "{\"id\":" + jsonString(options_.instanceId) +
@@ -407,7 +423,8 @@ void Aggregator::beat() {
     }
 }
 
-void Aggregator::run(RunLimits limits) {
+void Aggregator::run(RunLimits limits)
+{
     using Clock = std::chrono::steady_clock;
     kafka::PartitionListPtr subscription(rd_kafka_topic_partition_list_new(1));
     rd_kafka_topic_partition_list_add(subscription.get(), options_.topic.c_str(),

@@ -10,11 +10,13 @@ namespace pb::redis {
 
 namespace {
 
-std::string num(std::int64_t v) {
+std::string num(std::int64_t v)
+{
     return std::to_string(v);
 }
 
-void addCounts(Command &c, const StringCounts &counts) {
+void addCounts(Command &c, const StringCounts &counts)
+{
     c.push_back(num(static_cast<std::int64_t>(counts.size())));
     for (const auto &[name, count] : counts) {
         c.push_back(name);
@@ -22,12 +24,14 @@ void addCounts(Command &c, const StringCounts &counts) {
     }
 }
 
-bool isMissingFunction(std::string_view text) {
+bool isMissingFunction(std::string_view text)
+{
     return text.find("Function not found") != std::string_view::npos ||
            text.find("function not found") != std::string_view::npos;
 }
 
-std::int64_t parseOffset(const std::string &text) {
+std::int64_t parseOffset(const std::string &text)
+{
     std::int64_t value = kNoOffset;
     const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (ec != std::errc() || ptr != text.data() + text.size())
@@ -40,9 +44,12 @@ std::int64_t parseOffset(const std::string &text) {
 BatchWriter::BatchWriter(Connection &connection, Schema schema, AggregationOptions options)
     : connection_(connection)
     , schema_(std::move(schema))
-    , options_(options) {}
+    , options_(options)
+{
+}
 
-void BatchWriter::loadFunctions() {
+void BatchWriter::loadFunctions()
+{
     auto reply = connection_.command({"FUNCTION", "LOAD", "REPLACE", kFunctionLibrary});
     if (reply->type == REDIS_REPLY_ERROR) {
         const std::string_view text(reply->str, reply->len);
@@ -55,7 +62,8 @@ void BatchWriter::loadFunctions() {
     loaded_ = true;
 }
 
-ReplyPtr BatchWriter::call(const Command &command) {
+ReplyPtr BatchWriter::call(const Command &command)
+{
     if (!loaded_)
         loadFunctions();
     auto reply = connection_.command(command);
@@ -69,7 +77,8 @@ ReplyPtr BatchWriter::call(const Command &command) {
 }
 
 Command BatchWriter::encode(const BatchAggregate &b, const std::vector<PartitionCommit> &commits,
-                            std::int64_t lostEvents, std::int64_t nowMs) const {
+                            std::int64_t lostEvents, std::int64_t nowMs) const
+{
     Command c;
     c.reserve(64 + 2 * (b.pages.size() + b.lastSeen.size() + b.actions.size()));
     c.insert(
@@ -135,7 +144,8 @@ Command BatchWriter::encode(const BatchAggregate &b, const std::vector<Partition
 
 ApplyResult BatchWriter::apply(const BatchAggregate &batch,
                                const std::vector<PartitionCommit> &commits, std::int64_t lostEvents,
-                               std::int64_t nowMs) {
+                               std::int64_t nowMs)
+{
     const auto reply = call(encode(batch, commits, lostEvents, nowMs));
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1)
         throw Error(ErrorKind::Fatal, "pb_apply_v1 answered something unexpected");
@@ -153,21 +163,23 @@ ApplyResult BatchWriter::apply(const BatchAggregate &batch,
     return result;
 }
 
-void BatchWriter::beat(const std::string &aggregatorId, const std::string &json,
-                       std::int64_t nowMs) {
+void BatchWriter::beat(const std::string &aggregatorId, const std::string &json, std::int64_t nowMs)
+{
     call({"FCALL", "pb_beat_v1", "2", schema_.heartbeats(), schema_.heartbeatTimes(),
           schema_.prefix(), schema_.seedKeys ? "1" : "0", num(nowMs),
           num(options_.activeWindow.count()), num(kHistory.count()), num(kHeartbeatStale.count()),
           aggregatorId, json});
 }
 
-void BatchWriter::leave(const std::string &aggregatorId) {
+void BatchWriter::leave(const std::string &aggregatorId)
+{
     call({"FCALL", "pb_leave_v1", "2", schema_.heartbeats(), schema_.heartbeatTimes(),
           aggregatorId});
 }
 
 std::vector<std::int64_t> BatchWriter::storedOffsets(const std::string &topic,
-                                                     const std::vector<int> &partitions) {
+                                                     const std::vector<int> &partitions)
+{
     std::vector<std::int64_t> result(partitions.size(), kNoOffset);
     if (partitions.empty())
         return result;

@@ -21,7 +21,8 @@ namespace pb::redis {
 
 namespace {
 
-std::string findExecutable(const std::string &name) {
+std::string findExecutable(const std::string &name)
+{
     if (name.find('/') != std::string::npos)
         return access(name.c_str(), X_OK) == 0 ? name : std::string();
     const char *path = std::getenv("PATH");
@@ -35,7 +36,8 @@ std::string findExecutable(const std::string &name) {
     return {};
 }
 
-std::string tail(const std::filesystem::path &file, std::size_t lines) {
+std::string tail(const std::filesystem::path &file, std::size_t lines)
+{
     std::ifstream in(file);
     std::vector<std::string> all;
     for (std::string line; std::getline(in, line);)
@@ -46,7 +48,29 @@ std::string tail(const std::filesystem::path &file, std::size_t lines) {
     return out;
 }
 
-bool portBindable(int port) {
+// A value for redis.conf: double-quoted, with quotes, backslashes and control bytes escaped.
+std::string configQuote(const std::string &value)
+{
+    std::string out = "\"";
+    for (const char c : value) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (byte < 0x20 || byte == 0x7f) {
+            static constexpr char hex[] = "0123456789abcdef";
+            out += "\\x";
+            out += hex[byte >> 4];
+            out += hex[byte & 0xf];
+        } else {
+            out += c;
+        }
+    }
+    return out + "\"";
+}
+
+bool portBindable(int port)
+{
     const int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0)
         return false;
@@ -63,7 +87,8 @@ bool portBindable(int port) {
 
 } // namespace
 
-int pickFreeLoopbackPort() {
+int pickFreeLoopbackPort()
+{
     const int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0)
         throw Error(ErrorKind::Fatal, "cannot open a socket to find a free port");
@@ -82,7 +107,8 @@ int pickFreeLoopbackPort() {
 }
 
 EmbeddedRedis::EmbeddedRedis(EmbeddedRedisOptions options)
-    : options_(std::move(options)) {
+    : options_(std::move(options))
+{
     options_.executable = findExecutable(options_.executable);
     if (options_.executable.empty())
         throw Error(ErrorKind::Fatal,
@@ -111,13 +137,15 @@ EmbeddedRedis::EmbeddedRedis(EmbeddedRedisOptions options)
     }
 }
 
-EmbeddedRedis::~EmbeddedRedis() {
+EmbeddedRedis::~EmbeddedRedis()
+{
     stop();
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
 }
 
-Endpoint EmbeddedRedis::endpoint() const {
+Endpoint EmbeddedRedis::endpoint() const
+{
     Endpoint e;
     e.host = "127.0.0.1";
     e.port = port_;
@@ -125,7 +153,8 @@ Endpoint EmbeddedRedis::endpoint() const {
     return e;
 }
 
-void EmbeddedRedis::start() {
+void EmbeddedRedis::start()
+{
     if (pid_ > 0)
         return;
     // After stop(), wait until the port can be bound again (for restart tests).
@@ -137,11 +166,11 @@ void EmbeddedRedis::start() {
     const auto log = dir_ / "redis.log";
     {
         std::ofstream out(conf, std::ios::trunc);
-        out << "port " << port_ << "\nbind 127.0.0.1\ndir " << dir_.string()
+        out << "port " << port_ << "\nbind 127.0.0.1\ndir " << configQuote(dir_.string())
             << "\nsave \"\"\nappendonly no\ndaemonize no\nprotected-mode no\n"
             << "enable-debug-command local\nlogfile \"\"\n";
         if (!options_.password.empty())
-            out << "requirepass \"" << options_.password << "\"\n";
+            out << "requirepass " << configQuote(options_.password) << "\n";
     }
     chmod(conf.c_str(), 0600);
 
@@ -199,7 +228,8 @@ void EmbeddedRedis::start() {
                                       lastError + "):" + tail(log, 5));
 }
 
-void EmbeddedRedis::stop() {
+void EmbeddedRedis::stop()
+{
     if (pid_ <= 0)
         return;
     kill(pid_, SIGTERM);

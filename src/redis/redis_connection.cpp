@@ -9,14 +9,16 @@ namespace pb::redis {
 
 namespace {
 
-timeval toTimeval(std::chrono::milliseconds ms) {
+timeval toTimeval(std::chrono::milliseconds ms)
+{
     timeval tv{};
     tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
     tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
     return tv;
 }
 
-std::vector<const char *> argvOf(const Command &args, std::vector<std::size_t> &lengths) {
+std::vector<const char *> argvOf(const Command &args, std::vector<std::size_t> &lengths)
+{
     std::vector<const char *> argv;
     argv.reserve(args.size());
     lengths.clear();
@@ -30,13 +32,15 @@ std::vector<const char *> argvOf(const Command &args, std::vector<std::size_t> &
 
 } // namespace
 
-std::string Endpoint::toString() const {
+std::string Endpoint::toString() const
+{
     if (host.find(':') != std::string::npos)
         return "[" + host + "]:" + std::to_string(port);
     return host + ":" + std::to_string(port);
 }
 
-Endpoint parseEndpoint(std::string_view text) {
+Endpoint parseEndpoint(std::string_view text)
+{
     const auto bad = [&](const std::string &why) {
         return Error(ErrorKind::Fatal, "bad Redis address '" + std::string(text) + "' (" + why +
                                            "): expected host:port, e.g. 127.0.0.1:6379");
@@ -78,21 +82,26 @@ Endpoint parseEndpoint(std::string_view text) {
 
 Connection::Connection(Endpoint endpoint, ConnectionOptions options)
     : endpoint_(std::move(endpoint))
-    , options_(options) {}
+    , options_(options)
+{
+}
 
 Connection::Connection(Connection &&) noexcept = default;
 Connection &Connection::operator=(Connection &&) noexcept = default;
 Connection::~Connection() = default;
 
-bool Connection::connected() const {
+bool Connection::connected() const
+{
     return context_ != nullptr;
 }
 
-void Connection::disconnect() {
+void Connection::disconnect()
+{
     context_.reset();
 }
 
-void Connection::connect() {
+void Connection::connect()
+{
     context_.reset();
     // A fresh context each time: hiredis 0.14's redisReconnect drops the command timeout.
     ContextPtr ctx(redisConnectWithTimeout(endpoint_.host.c_str(), endpoint_.port,
@@ -125,19 +134,22 @@ void Connection::connect() {
     check({"PING"}, "PING");
 }
 
-void Connection::ensureConnected() {
+void Connection::ensureConnected()
+{
     if (!context_)
         connect();
 }
 
-void Connection::failIo(const char *what) {
+void Connection::failIo(const char *what)
+{
     auto error = errorFromContext(context_.get(), endpoint_.toString());
     context_.reset();
     (void)what;
     throw error;
 }
 
-ReplyPtr Connection::command(const Command &args) {
+ReplyPtr Connection::command(const Command &args)
+{
     ensureConnected();
     std::vector<std::size_t> lengths;
     auto argv = argvOf(args, lengths);
@@ -148,7 +160,8 @@ ReplyPtr Connection::command(const Command &args) {
     return reply;
 }
 
-std::vector<ReplyPtr> Connection::pipeline(const std::vector<Command> &commands) {
+std::vector<ReplyPtr> Connection::pipeline(const std::vector<Command> &commands)
+{
     std::vector<ReplyPtr> replies;
     if (commands.empty())
         return replies;
@@ -170,7 +183,8 @@ std::vector<ReplyPtr> Connection::pipeline(const std::vector<Command> &commands)
     return replies;
 }
 
-std::int64_t replyInteger(const redisReply *reply) {
+std::int64_t replyInteger(const redisReply *reply)
+{
     if (reply->type == REDIS_REPLY_INTEGER)
         return reply->integer;
     if (reply->type == REDIS_REPLY_NIL)
@@ -192,7 +206,8 @@ std::int64_t replyInteger(const redisReply *reply) {
                                       "' where a number was expected");
 }
 
-std::string replyString(const redisReply *reply) {
+std::string replyString(const redisReply *reply)
+{
     if (reply->type == REDIS_REPLY_STRING || reply->type == REDIS_REPLY_STATUS ||
         reply->type == REDIS_REPLY_ERROR)
         return {reply->str, reply->len};
@@ -203,11 +218,13 @@ std::string replyString(const redisReply *reply) {
     throw Error(ErrorKind::Fatal, "Redis answered an array where a string was expected");
 }
 
-bool replyIsNil(const redisReply *reply) {
+bool replyIsNil(const redisReply *reply)
+{
     return reply->type == REDIS_REPLY_NIL;
 }
 
-void throwIfError(const redisReply *reply, std::string_view context) {
+void throwIfError(const redisReply *reply, std::string_view context)
+{
     if (reply->type == REDIS_REPLY_ERROR)
         throw errorFromReply({reply->str, reply->len}, context);
 }

@@ -2,6 +2,7 @@
 // One blocking connection to Redis with timeouts on every call, AUTH/SELECT on (re)connect and
 // pipelining. Not thread-safe: one per thread. Throws pb::Error (redis_error.h marks kinds).
 
+#include "core/error.h"
 #include "hiredis_handles.h"
 
 #include <chrono>

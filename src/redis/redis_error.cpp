@@ -9,17 +9,20 @@ namespace pb::redis {
 
 namespace {
 
-bool startsWith(std::string_view text, std::string_view prefix) {
+bool startsWith(std::string_view text, std::string_view prefix)
+{
     return text.substr(0, prefix.size()) == prefix;
 }
 
-bool contains(std::string_view text, std::string_view part) {
+bool contains(std::string_view text, std::string_view part)
+{
     return text.find(part) != std::string_view::npos;
 }
 
 } // namespace
 
-pb::Error errorFromContext(const redisContext *ctx, std::string_view endpoint) {
+pb::Error errorFromContext(const redisContext *ctx, std::string_view endpoint)
+{
     const std::string where = "Redis at " + std::string(endpoint);
     if (!ctx)
         return {ErrorKind::Retriable, where + ": out of memory creating the connection"};
@@ -49,7 +52,8 @@ pb::Error errorFromContext(const redisContext *ctx, std::string_view endpoint) {
     }
 }
 
-pb::Error errorFromReply(std::string_view reply, std::string_view context) {
+pb::Error errorFromReply(std::string_view reply, std::string_view context)
+{
     std::string message = "Redis: " + std::string(context) + ": " + std::string(reply);
     if (startsWith(reply, "NOAUTH"))
         return {ErrorKind::Fatal, "Redis requires a password (NOAUTH): give it with "

@@ -33,18 +33,22 @@ struct Schema {
     std::string badTotal() const { return key("bad_total"); }
     std::string lostTotal() const { return key("lost_total"); }
     std::string pages() const { return key("pages"); }
-    std::string pagesMinute(std::int64_t minute) const {
+    std::string pagesMinute(std::int64_t minute) const
+    {
         return key("pages:m:" + std::to_string(minute));
     }
     std::string lastSeen() const { return key("last_seen"); }
     std::string actions() const { return key("actions"); }
-    std::string userActionsMinute(std::int64_t minute) const {
+    std::string userActionsMinute(std::int64_t minute) const
+    {
         return key("user_actions:m:" + std::to_string(minute));
     }
-    std::string rateSecondsBucket(std::int64_t bucket) const {
+    std::string rateSecondsBucket(std::int64_t bucket) const
+    {
         return key("rate:s:" + std::to_string(bucket));
     }
-    std::string rateMinutesBucket(std::int64_t bucket) const {
+    std::string rateMinutesBucket(std::int64_t bucket) const
+    {
         return key("rate:m:" + std::to_string(bucket));
     }
     std::string badByReason() const { return key("bad"); }
@@ -55,7 +59,8 @@ struct Schema {
 };
 
 // The offsets hash field of a partition: "topic/partition".
-inline std::string partitionField(const std::string &topic, int partition) {
+inline std::string partitionField(const std::string &topic, int partition)
+{
     return topic + "/" + std::to_string(partition);
 }
 

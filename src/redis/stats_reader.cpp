@@ -11,18 +11,21 @@ namespace pb::redis {
 
 namespace {
 
-std::string num(std::int64_t v) {
+std::string num(std::int64_t v)
+{
     return std::to_string(v);
 }
 
-void sortMostFirst(std::vector<NamedCount> &counts) {
+void sortMostFirst(std::vector<NamedCount> &counts)
+{
     std::sort(counts.begin(), counts.end(), [](const NamedCount &a, const NamedCount &b) {
         return a.count != b.count ? a.count > b.count : a.name < b.name;
     });
 }
 
 // HGETALL / WITHSCORES replies: [name, value, name, value, ...].
-std::vector<NamedCount> pairs(const redisReply *reply) {
+std::vector<NamedCount> pairs(const redisReply *reply)
+{
     std::vector<NamedCount> result;
     if (reply->type != REDIS_REPLY_ARRAY)
         return result;
@@ -31,7 +34,8 @@ std::vector<NamedCount> pairs(const redisReply *reply) {
     return result;
 }
 
-std::vector<FeedItem> feedItems(const redisReply *reply) {
+std::vector<FeedItem> feedItems(const redisReply *reply)
+{
     std::vector<FeedItem> items;
     if (reply->type != REDIS_REPLY_ARRAY)
         return items;
@@ -61,14 +65,16 @@ std::vector<FeedItem> feedItems(const redisReply *reply) {
     return items;
 }
 
-std::int64_t intField(simdjson::dom::element e, const char *name) {
+std::int64_t intField(simdjson::dom::element e, const char *name)
+{
     std::int64_t v = 0;
     if (e[name].get(v) != simdjson::SUCCESS)
         return 0;
     return v;
 }
 
-std::string stringField(simdjson::dom::element e, const char *name) {
+std::string stringField(simdjson::dom::element e, const char *name)
+{
     std::string_view v;
     if (e[name].get(v) != simdjson::SUCCESS)
         return {};
@@ -76,7 +82,8 @@ std::string stringField(simdjson::dom::element e, const char *name) {
 }
 
 std::optional<AggregatorHealth> parseHeartbeat(simdjson::dom::parser &parser,
-                                               const std::string &json) {
+                                               const std::string &json)
+{
     simdjson::dom::element doc;
     if (parser.parse(json).get(doc) != simdjson::SUCCESS)
         return std::nullopt;
@@ -104,7 +111,8 @@ std::optional<AggregatorHealth> parseHeartbeat(simdjson::dom::parser &parser,
 }
 
 std::vector<RatePoint> series(const std::map<std::int64_t, std::int64_t> &counts,
-                              std::int64_t first, std::int64_t last, std::int64_t unitSeconds) {
+                              std::int64_t first, std::int64_t last, std::int64_t unitSeconds)
+{
     std::vector<RatePoint> points;
     points.reserve(static_cast<std::size_t>(std::max<std::int64_t>(0, last - first + 1)));
     for (auto t = first; t <= last; ++t) {
@@ -114,7 +122,8 @@ std::vector<RatePoint> series(const std::map<std::int64_t, std::int64_t> &counts
     return points;
 }
 
-void collect(std::map<std::int64_t, std::int64_t> &into, const redisReply *reply) {
+void collect(std::map<std::int64_t, std::int64_t> &into, const redisReply *reply)
+{
     for (const auto &p : pairs(reply))
         into[std::stoll(p.name)] += p.count;
 }
@@ -123,9 +132,12 @@ void collect(std::map<std::int64_t, std::int64_t> &into, const redisReply *reply
 
 StatsReader::StatsReader(Connection &connection, StatsOptions options)
     : connection_(connection)
-    , options_(std::move(options)) {}
+    , options_(std::move(options))
+{
+}
 
-Snapshot StatsReader::read(std::int64_t nowMs) {
+Snapshot StatsReader::read(std::int64_t nowMs)
+{
     const auto &s = options_.schema;
     const auto nowSecond = floorDiv(nowMs, 1000);
     const auto nowMinute = floorDiv(nowSecond, 60);
@@ -223,7 +235,8 @@ Snapshot StatsReader::read(std::int64_t nowMs) {
     return snap;
 }
 
-UserActivity StatsReader::user(const std::string &userId, std::int64_t nowMs) {
+UserActivity StatsReader::user(const std::string &userId, std::int64_t nowMs)
+{
     const auto &s = options_.schema;
     UserActivity result;
     result.userId = userId;

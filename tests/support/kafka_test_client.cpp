@@ -12,7 +12,8 @@ using namespace pb::kafka;
 namespace {
 
 HandlePtr makeClient(rd_kafka_type_t type, const std::string &brokers,
-                     const std::vector<std::pair<std::string, std::string>> &props) {
+                     const std::vector<std::pair<std::string, std::string>> &props)
+{
     ConfPtr conf(rd_kafka_conf_new());
     std::array<char, 512> err{};
     auto set = [&](const std::string &k, const std::string &v) {
@@ -41,7 +42,8 @@ HandlePtr makeClient(rd_kafka_type_t type, const std::string &brokers,
 } // namespace
 
 void produceAll(const std::string &brokers, const std::string &topic,
-                const std::vector<Record> &records) {
+                const std::vector<Record> &records)
+{
     int failures = 0;
     auto rk = makeClient(RD_KAFKA_PRODUCER, brokers, {{"linger.ms", "5"}, {"acks", "all"}});
     for (const auto &r : records) {
@@ -70,7 +72,8 @@ void produceAll(const std::string &brokers, const std::string &topic,
 }
 
 std::vector<ReadRecord> readAll(const std::string &brokers, const std::string &topic,
-                                std::size_t expected, std::chrono::milliseconds timeout) {
+                                std::size_t expected, std::chrono::milliseconds timeout)
+{
     auto rk = makeClient(RD_KAFKA_CONSUMER, brokers,
                          {{"group.id", "pulseboard-test-reader"},
                           {"enable.auto.commit", "false"},

@@ -26,7 +26,8 @@ namespace pb::test {
 
 using namespace std::chrono_literals;
 
-inline std::int64_t nowMs() {
+inline std::int64_t nowMs()
+{
     return std::chrono::duration_cast<std::chrono::milliseconds>(
                std::chrono::system_clock::now().time_since_epoch())
         .count();
@@ -43,7 +44,8 @@ struct Expected {
     std::multiset<std::string> badPayloads;
 
     void addValid(const std::string &user, const std::string &action, const std::string &page,
-                  std::int64_t ts) {
+                  std::int64_t ts)
+    {
         ++valid;
         ++pages[page];
         ++actions[action];
@@ -51,17 +53,20 @@ struct Expected {
         seen = std::max(seen, ts);
         ++userActions[user][action];
     }
-    void addInvalid(const std::string &payload, const std::string &reason) {
+    void addInvalid(const std::string &payload, const std::string &reason)
+    {
         ++badReasons[reason];
         badPayloads.insert(payload);
     }
-    std::int64_t activeSince(std::int64_t since) const {
+    std::int64_t activeSince(std::int64_t since) const
+    {
         std::int64_t n = 0;
         for (const auto &[user, ts] : lastSeen)
             n += ts > since ? 1 : 0;
         return n;
     }
-    std::int64_t bad() const {
+    std::int64_t bad() const
+    {
         std::int64_t n = 0;
         for (const auto &[reason, count] : badReasons)
             n += count;
@@ -70,7 +75,8 @@ struct Expected {
 };
 
 // Malformed events and the reason each must be counted under.
-inline const std::vector<std::pair<std::string, std::string>> &malformedCorpus() {
+inline const std::vector<std::pair<std::string, std::string>> &malformedCorpus()
+{
     static const std::vector<std::pair<std::string, std::string>> corpus{
         {"", "not_json"},
         {"not json at all", "not_json"},
@@ -106,7 +112,8 @@ struct Workload {
 // `valid` generated events (payload timestamps spread over the last `spread`, away from the
 // 5-minute window edge) with the malformed corpus mixed in `badRounds` times.
 inline Workload makeWorkload(int valid, int badRounds, std::uint64_t seed, std::int64_t now,
-                             bool payloadTime) {
+                             bool payloadTime)
+{
     Workload w;
     GeneratorOptions options;
     options.users = 3000;
@@ -143,7 +150,8 @@ inline Workload makeWorkload(int valid, int badRounds, std::uint64_t seed, std::
     return w;
 }
 
-inline std::map<std::string, std::int64_t> toMap(const redisReply *reply) {
+inline std::map<std::string, std::int64_t> toMap(const redisReply *reply)
+{
     std::map<std::string, std::int64_t> m;
     for (std::size_t i = 0; i + 1 < reply->elements; i += 2)
         m[redis::replyString(reply->element[i])] =
@@ -158,14 +166,16 @@ public:
     int topicCounter = 0;
     std::string topic;
 
-    void start() {
+    void start()
+    {
         stack = std::make_unique<EmbeddedStack>();
         redisConnection = std::make_unique<redis::Connection>(stack->redisEndpoint());
         redisConnection->connect();
     }
 
     // A fresh topic and an empty Redis for each case.
-    void nextCase() {
+    void nextCase()
+    {
         topic = "activity-" + std::to_string(++topicCounter);
         stack->broker().createTopic(topic, 4);
         stack->broker().createTopic(topic + ".dlq", 4);
@@ -174,7 +184,8 @@ public:
 
     std::string brokers() const { return stack->kafkaSettings().brokers; }
 
-    AggregatorOptions aggregatorOptions(EventTimeSource time) const {
+    AggregatorOptions aggregatorOptions(EventTimeSource time) const
+    {
         AggregatorOptions o;
         o.kafka = stack->kafkaSettings();
         o.topic = topic;
@@ -184,13 +195,15 @@ public:
         return o;
     }
 
-    std::int64_t eventsTotal() {
+    std::int64_t eventsTotal()
+    {
         redis::Schema schema;
         return redis::replyInteger(redisConnection->command({"GET", schema.eventsTotal()}).get());
     }
 
     // Compares every aggregate in Redis with the brute-force expectation.
-    void verifyExact(const Expected &x, std::int64_t now) {
+    void verifyExact(const Expected &x, std::int64_t now)
+    {
         redis::Schema schema;
         QCOMPARE(eventsTotal(), x.valid);
         QCOMPARE(redis::replyInteger(redisConnection->command({"GET", schema.badTotal()}).get()),
@@ -239,7 +252,8 @@ public:
         }
     }
 
-    void verifyDeadLetters(const Expected &x) {
+    void verifyDeadLetters(const Expected &x)
+    {
         const auto records = test::readAll(stack->kafkaSettings().brokers, topic + ".dlq",
                                            x.badPayloads.size(), 20s);
         std::multiset<std::string> payloads;
