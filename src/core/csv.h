@@ -13,7 +13,14 @@ namespace pb {
 // Quotes a field when it holds a comma, quote, CR or LF (quotes doubled), else returns it as is.
 std::string csvField(std::string_view text);
 
-// Writes the header row and one row per number in the snapshot, CRLF line ends (RFC 4180).
-void writeSnapshotCsv(const Snapshot &snapshot, std::ostream &out);
+// The export is one tidy table: metric, key, time_utc, value; CRLF line ends (RFC 4180).
+void writeCsvHeader(std::ostream &out);
+void writeCsvRow(std::ostream &out, std::string_view metric, std::string_view key,
+                 std::int64_t timeMs, std::int64_t value);
+void writeCsvRow(std::ostream &out, std::string_view metric, std::string_view key,
+                 std::int64_t timeMs, double value); // one decimal
+
+// One row per number in the snapshot, after the header row unless withHeader is false.
+void writeSnapshotCsv(const Snapshot &snapshot, std::ostream &out, bool withHeader = true);
 
 } // namespace pb

@@ -1,6 +1,5 @@
 #include "alert_engine.h"
 
-#include "core/event.h"
 
 #include <QObject>
 

@@ -1,0 +1,74 @@
+// pulseboard: the operators' desktop dashboard. Embedded stack by default; real Kafka and Redis
+// once the settings name them. --screenshot renders the window to a PNG and exits.
+
+#include "main_window.h"
+#include "pipeline_controller.h"
+#include "secret_store.h"
+#include "control_panels.h"
+
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QPushButton>
+#include <QSettings>
+#include <QTimer>
+
+#include <cstdio>
+
+int main(int argc, char *argv[])
+{
+    QApplication app(argc, argv);
+    QApplication::setApplicationName("Pulseboard");
+    QApplication::setOrganizationName("Pulseboard");
+    QApplication::setApplicationVersion(PULSEBOARD_VERSION);
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription("Pulseboard: real-time user-activity dashboard");
+    parser.addHelpOption();
+    parser.addVersionOption();
+    parser.addOption({"screenshot", "Start as usual (simulator running), render the window to "
+                                    "FILE and exit.",
+                      "FILE"});
+    parser.addOption({"after", "With --screenshot: wait this many seconds first.", "SECONDS", "6"});
+    parser.addOption({"size", "With --screenshot: window size.", "WxH", "1280x800"});
+    parser.addOption({"settings", "Use this settings file instead of the user's.", "FILE"});
+    parser.process(app);
+
+    std::unique_ptr<QSettings> settings =
+        parser.isSet("settings")
+            ? std::make_unique<QSettings>(parser.value("settings"), QSettings::IniFormat)
+            : std::make_unique<QSettings>();
+    pb::gui::PipelineController controller;
+    pb::gui::SecretStore secrets;
+    pb::gui::MainWindow window(controller, *settings, secrets);
+
+    if (parser.isSet("screenshot")) {
+        const auto size = parser.value("size").split('x');
+        bool okW = false, okH = false, okAfter = false;
+        const int w = size.value(0).toInt(&okW);
+        const int h = size.value(1).toInt(&okH);
+        const double after = parser.value("after").toDouble(&okAfter);
+        if (!okW || !okH || w < 320 || h < 240 || !okAfter || after < 0) {
+            std::fprintf(stderr, "pulseboard: --size wants WxH (at least 320x240) and --after "
+                                 "a number of seconds\n");
+            return 2;
+        }
+        window.resize(w, h);
+        const auto file = parser.value("screenshot");
+        // The simulator starts as soon as the pipeline is ready.
+        QObject::connect(&controller, &pb::gui::PipelineController::endpointsReady, &window,
+                         [&window] {
+                             QTimer::singleShot(500, &window, [&window] {
+                                 if (window.simulator()->button()->text().startsWith("Start"))
+                                     window.simulator()->toggle();
+                             });
+                         });
+        QTimer::singleShot(static_cast<int>(after * 1000), &window, [&window, file] {
+            const bool ok = window.grab().save(file, "PNG");
+            std::fprintf(ok ? stdout : stderr, ok ? "wrote %s\n" : "pulseboard: cannot write %s\n",
+                         qPrintable(file));
+            QApplication::exit(ok ? 0 : 1);
+        });
+    }
+    window.show();
+    return app.exec();
+}

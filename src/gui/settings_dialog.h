@@ -1,0 +1,43 @@
+#pragma once
+// The settings pane: edits AppSettings with inline validation next to each field, and tests
+// the Kafka and Redis connections off the UI thread with a timeout.
+
+#include "app_settings.h"
+
+#include <QDialog>
+
+#include <memory>
+
+namespace Ui {
+class SettingsDialog;
+}
+
+namespace pb::gui {
+
+class SettingsDialog : public QDialog {
+    Q_OBJECT
+public:
+    explicit SettingsDialog(const AppSettings &settings, QWidget *parent = nullptr);
+    ~SettingsDialog() override;
+
+    AppSettings settings() const;
+    void setKeychainNote(const QString &note);
+    // The message shown next to a field ("" when fine), e.g. "kafka/brokers" (for tests).
+    QString errorFor(const QString &field) const;
+    bool acceptable() const;
+
+    void testKafka();
+    void testRedis();
+
+Q_SIGNALS:
+    void verdict(QString which, bool ok, QString message); // also shown in the dialog
+
+private:
+    void revalidate();
+    void showVerdict(const QString &which, bool ok, const QString &message);
+
+    std::unique_ptr<Ui::SettingsDialog> ui_;
+    QHash<QString, QWidget *> errorLabels_;
+};
+
+} // namespace pb::gui
