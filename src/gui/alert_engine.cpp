@@ -1,6 +1,5 @@
 #include "alert_engine.h"
 
-
 #include <QObject>
 
 namespace pb::gui {

@@ -107,9 +107,8 @@ void AlertsPanel::rulesEdited()
 void AlertsPanel::evaluate(const Snapshot &snapshot)
 {
     for (const auto &event : engine_.evaluate(snapshot)) {
-        const auto text = QStringLiteral("%1  %2")
-                              .arg(QString::fromStdString(formatIso8601Ms(event.timeMs)),
-                                   event.text());
+        const auto text = QStringLiteral("%1  %2").arg(
+            QString::fromStdString(formatIso8601Ms(event.timeMs)), event.text());
         auto *item = new QListWidgetItem(text);
         if (event.raised)
             item->setForeground(QColor(0xc6, 0x28, 0x28));
@@ -118,8 +117,8 @@ void AlertsPanel::evaluate(const Snapshot &snapshot)
             delete list_->takeItem(list_->count() - 1);
         if (event.raised) {
             if (tray_)
-                tray_->showMessage(tr("Pulseboard alert"), event.text(),
-                                   QSystemTrayIcon::Warning, 10000);
+                tray_->showMessage(tr("Pulseboard alert"), event.text(), QSystemTrayIcon::Warning,
+                                   10000);
             Q_EMIT alertRaised(event.text());
         }
     }
@@ -153,11 +152,10 @@ void AlertsPanel::loadRules(QSettings &settings)
         const int metric = settings.value("metric").toInt();
         if (metric < 0 || metric > static_cast<int>(AlertMetric::BadEventsPerSecond))
             continue;
-        rules.push_back({static_cast<AlertMetric>(metric),
-                         settings.value("above").toBool() ? AlertComparison::Above
-                                                          : AlertComparison::Below,
-                         settings.value("threshold").toDouble(),
-                         settings.value("enabled").toBool()});
+        rules.push_back(
+            {static_cast<AlertMetric>(metric),
+             settings.value("above").toBool() ? AlertComparison::Above : AlertComparison::Below,
+             settings.value("threshold").toDouble(), settings.value("enabled").toBool()});
     }
     settings.endArray();
     if (!rules.empty())

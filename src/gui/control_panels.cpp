@@ -38,10 +38,13 @@ SimulatorPanel::SimulatorPanel(PipelineController &controller, QWidget *parent)
 {
     auto *layout = new QVBoxLayout(this);
     auto *form = new QFormLayout;
-    rate_ = spin(this, "simRate", 0, 1000000, 2000, tr("Events per second; 0 = as fast as possible"));
-    users_ = spin(this, "simUsers", 1, 10000000, 10000, tr("Size of the simulated user population"));
+    rate_ =
+        spin(this, "simRate", 0, 1000000, 2000, tr("Events per second; 0 = as fast as possible"));
+    users_ =
+        spin(this, "simUsers", 1, 10000000, 10000, tr("Size of the simulated user population"));
     pages_ = spin(this, "simPages", 1, 100000, 200, tr("Pages in the catalogue (Zipf popularity)"));
-    count_ = spin(this, "simCount", 0, 2000000000, 0, tr("Stop after this many events; 0 = until stopped"));
+    count_ = spin(this, "simCount", 0, 2000000000, 0,
+                  tr("Stop after this many events; 0 = until stopped"));
     count_->setSpecialValueText(tr("until stopped"));
     form->addRow(tr("&Rate (events/s):"), rate_);
     form->addRow(tr("&Users:"), users_);
@@ -66,8 +69,7 @@ SimulatorPanel::SimulatorPanel(PipelineController &controller, QWidget *parent)
     connect(start_, &QPushButton::clicked, this, &SimulatorPanel::toggle);
     connect(&controller_, &PipelineController::simulatorProgress, this,
             &SimulatorPanel::showProgress);
-    connect(&controller_, &PipelineController::simulatorFinished, this,
-            &SimulatorPanel::finished);
+    connect(&controller_, &PipelineController::simulatorFinished, this, &SimulatorPanel::finished);
 }
 
 void SimulatorPanel::toggle()

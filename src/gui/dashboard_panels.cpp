@@ -111,8 +111,7 @@ void KpiPanel::showSnapshot(const Snapshot &s)
         tr("Active users (%1 min)").arg(QLocale().toString(windowMinutes, 'g', 3)));
     values_["activeUsers"]->setText(number(s.activeUsers));
     values_["activeUsers30m"]->setText(number(s.activeUsers30m));
-    values_["eventsPerSecond"]->setText(
-        QLocale().toString(History::eventsPerSecond(s), 'f', 1));
+    values_["eventsPerSecond"]->setText(QLocale().toString(History::eventsPerSecond(s), 'f', 1));
     values_["eventsTotal"]->setText(number(s.eventsTotal));
     values_["badEvents"]->setText(number(s.badEventsTotal));
     values_["consumerLag"]->setText(s.consumerLag < 0 ? tr("unknown") : number(s.consumerLag));
@@ -244,8 +243,8 @@ void ChartsPanel::refresh()
         active.append({t, static_cast<double>(s.activeUsers)});
         active30.append({t, static_cast<double>(s.activeUsers30m)});
         rate.append({t, s.eventsPerSecond});
-        maxActive = std::max({maxActive, static_cast<double>(s.activeUsers30m),
-                              static_cast<double>(s.activeUsers)});
+        maxActive = std::max(
+            {maxActive, static_cast<double>(s.activeUsers30m), static_cast<double>(s.activeUsers)});
         maxRate = std::max(maxRate, s.eventsPerSecond);
         if (s.consumerLag >= 0) {
             lag.append({t, static_cast<double>(s.consumerLag)});
@@ -306,8 +305,8 @@ void TopPagesPanel::showSnapshot(const Snapshot &snapshot)
 
 void TopPagesPanel::redraw()
 {
-    const auto &pages = scope_->currentIndex() == 0 ? last_.topPagesAllTime
-                                                    : last_.topPagesLastHour;
+    const auto &pages =
+        scope_->currentIndex() == 0 ? last_.topPagesAllTime : last_.topPagesLastHour;
     QStringList names;
     for (const auto &p : pages)
         names.append(QString::fromStdString(p.name));
@@ -391,8 +390,8 @@ void ActionsPanel::showSnapshot(const Snapshot &s)
     if (!same) {
         pie_->clear();
         for (const auto &a : s.actions) {
-            auto *slice = pie_->append(QString::fromStdString(a.name),
-                                       static_cast<double>(a.count));
+            auto *slice =
+                pie_->append(QString::fromStdString(a.name), static_cast<double>(a.count));
             slice->setProperty("action", QString::fromStdString(a.name));
         }
     }
@@ -400,16 +399,16 @@ void ActionsPanel::showSnapshot(const Snapshot &s)
     for (qsizetype i = 0; i < updated.size(); ++i) {
         const auto &a = s.actions[static_cast<std::size_t>(i)];
         updated[i]->setValue(static_cast<double>(a.count));
-        updated[i]->setLabel(QStringLiteral("%1: %2").arg(QString::fromStdString(a.name),
-                                                          number(a.count)));
+        updated[i]->setLabel(
+            QStringLiteral("%1: %2").arg(QString::fromStdString(a.name), number(a.count)));
     }
 }
 
 void ActionsPanel::showUser(const UserActivity &u)
 {
     if (u.eventsLastHour == 0) {
-        userResult_->setText(tr("User %1: no events in the last hour.")
-                                 .arg(QString::fromStdString(u.userId)));
+        userResult_->setText(
+            tr("User %1: no events in the last hour.").arg(QString::fromStdString(u.userId)));
         return;
     }
     QStringList parts;
@@ -445,8 +444,8 @@ HealthPanel::HealthPanel(QWidget *parent)
     aggregators_->setHeaderLabels({tr("Aggregator / partition"), tr("Events"), tr("Heartbeat"),
                                    tr("Next offset"), tr("Lag")});
     aggregators_->header()->setSectionResizeMode(0, QHeaderView::Stretch);
-    layout->addWidget(new QLabel(tr("Aggregator instances (from their heartbeats in Redis):"),
-                                 this));
+    layout->addWidget(
+        new QLabel(tr("Aggregator instances (from their heartbeats in Redis):"), this));
     layout->addWidget(aggregators_, 1);
 }
 
@@ -454,19 +453,22 @@ void HealthPanel::showSnapshot(const Snapshot &s)
 {
     if (redisUp_)
         redis_->setText(tr("Redis: connected, round trip %1 ms")
-                            .arg(QLocale().toString(static_cast<double>(s.redisRoundTrip.count()) / 1000.0, 'f', 1)));
+                            .arg(QLocale().toString(
+                                static_cast<double>(s.redisRoundTrip.count()) / 1000.0, 'f', 1)));
     aggregators_->clear();
     for (const auto &a : s.aggregators) {
         auto *item = new QTreeWidgetItem(aggregators_);
         item->setText(0, QString::fromStdString(a.id));
         item->setText(1, number(a.eventsProcessed));
-        item->setText(2, tr("%1 s ago").arg(
-                             QLocale().toString(static_cast<double>(s.takenAtMs - a.lastBeatMs) / 1000.0, 'f', 1)));
+        item->setText(
+            2, tr("%1 s ago")
+                   .arg(QLocale().toString(static_cast<double>(s.takenAtMs - a.lastBeatMs) / 1000.0,
+                                           'f', 1)));
         std::int64_t lag = 0;
         for (const auto &p : a.partitions) {
             auto *child = new QTreeWidgetItem(item);
-            child->setText(0, QStringLiteral("%1 / %2").arg(QString::fromStdString(p.topic))
-                                  .arg(p.partition));
+            child->setText(
+                0, QStringLiteral("%1 / %2").arg(QString::fromStdString(p.topic)).arg(p.partition));
             child->setText(3, p.nextOffset < 0 ? tr("none yet") : number(p.nextOffset));
             child->setText(4, p.lag < 0 ? tr("unknown") : number(p.lag));
             lag += std::max<std::int64_t>(p.lag, 0);
@@ -486,13 +488,12 @@ void HealthPanel::showKafka(const KafkaStatus &status)
         kafka_->setText(tr("Kafka: NOT reachable — %1 (retrying every 5 s)").arg(status.message));
         return;
     }
-    kafka_->setText(status.partitions > 0
-                        ? tr("Kafka: connected, %1 broker(s), topic has %2 partition(s)")
-                              .arg(status.brokers)
-                              .arg(status.partitions)
-                        : tr("Kafka: connected, %1 broker(s); %2")
-                              .arg(status.brokers)
-                              .arg(status.message));
+    kafka_->setText(
+        status.partitions > 0
+            ? tr("Kafka: connected, %1 broker(s), topic has %2 partition(s)")
+                  .arg(status.brokers)
+                  .arg(status.partitions)
+            : tr("Kafka: connected, %1 broker(s); %2").arg(status.brokers).arg(status.message));
 }
 
 void HealthPanel::showRedis(bool up, const QString &message)

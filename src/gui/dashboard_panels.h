@@ -32,7 +32,8 @@ class KpiPanel : public QWidget {
 public:
     explicit KpiPanel(QWidget *parent = nullptr);
     void showSnapshot(const Snapshot &snapshot);
-    QString valueText(const QString &tile) const; // for tests: "activeUsers", "eventsPerSecond", ...
+    QString
+    valueText(const QString &tile) const; // for tests: "activeUsers", "eventsPerSecond", ...
 
 private:
     QLabel *addTile(const QString &key, const QString &title, const QString &help);

@@ -13,8 +13,8 @@ double History::eventsPerSecond(const Snapshot &s, int seconds)
 
 void History::append(const Snapshot &s)
 {
-    append(Sample{s.takenAtMs, s.activeUsers, s.activeUsers30m, eventsPerSecond(s),
-                  s.consumerLag, s.badEventsTotal});
+    append(Sample{s.takenAtMs, s.activeUsers, s.activeUsers30m, eventsPerSecond(s), s.consumerLag,
+                  s.badEventsTotal});
 }
 
 void History::append(const Sample &sample)

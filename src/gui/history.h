@@ -36,7 +36,10 @@ public:
 
     std::size_t size() const { return size_; }
     std::size_t capacity() const { return ring_.size(); }
-    const Sample &at(std::size_t i) const { return ring_[(head_ + i) % ring_.size()]; } // 0 = oldest
+    const Sample &at(std::size_t i) const
+    {
+        return ring_[(head_ + i) % ring_.size()];
+    } // 0 = oldest
     const Sample *latest() const { return size_ ? &at(size_ - 1) : nullptr; }
 
     // Events per second from a snapshot: the mean of its last complete seconds.

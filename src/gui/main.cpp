@@ -1,10 +1,10 @@
 // pulseboard: the operators' desktop dashboard. Embedded stack by default; real Kafka and Redis
 // once the settings name them. --screenshot renders the window to a PNG and exits.
 
+#include "control_panels.h"
 #include "main_window.h"
 #include "pipeline_controller.h"
 #include "secret_store.h"
-#include "control_panels.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
@@ -25,8 +25,9 @@ int main(int argc, char *argv[])
     parser.setApplicationDescription("Pulseboard: real-time user-activity dashboard");
     parser.addHelpOption();
     parser.addVersionOption();
-    parser.addOption({"screenshot", "Start as usual (simulator running), render the window to "
-                                    "FILE and exit.",
+    parser.addOption({"screenshot",
+                      "Start as usual (simulator running), render the window to "
+                      "FILE and exit.",
                       "FILE"});
     parser.addOption({"after", "With --screenshot: wait this many seconds first.", "SECONDS", "6"});
     parser.addOption({"size", "With --screenshot: window size.", "WxH", "1280x800"});

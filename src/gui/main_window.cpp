@@ -244,7 +244,8 @@ void MainWindow::openSettings()
     auto *dialog = new SettingsDialog(current_, this);
     dialog->setAttribute(Qt::WA_DeleteOnClose);
     dialog->setKeychainNote(keychainNote());
-    connect(dialog, &QDialog::accepted, this, [this, dialog] { applySettings(dialog->settings()); });
+    connect(dialog, &QDialog::accepted, this,
+            [this, dialog] { applySettings(dialog->settings()); });
     dialog->open();
 }
 
@@ -269,33 +270,33 @@ void MainWindow::exportCsv(const QString &path)
     progress->setMinimumDuration(300);
     QPointer<QProgressDialog> guard(progress);
     QPointer<MainWindow> self(this);
-    QThreadPool::globalInstance()->start([self, guard, path, samples = samplesOf(history_),
-                                          snapshot = last_] {
-        std::ostringstream out;
-        writeDashboardCsv(samples, snapshot, out, [guard](std::size_t done, std::size_t total) {
-            QMetaObject::invokeMethod(qApp, [guard, done, total] {
+    QThreadPool::globalInstance()->start(
+        [self, guard, path, samples = samplesOf(history_), snapshot = last_] {
+            std::ostringstream out;
+            writeDashboardCsv(samples, snapshot, out, [guard](std::size_t done, std::size_t total) {
+                QMetaObject::invokeMethod(qApp, [guard, done, total] {
+                    if (guard)
+                        guard->setValue(total ? static_cast<int>(done * 100 / total) : 100);
+                });
+            });
+            QSaveFile file(path);
+            const auto text = out.str();
+            const bool ok = file.open(QIODevice::WriteOnly) &&
+                            file.write(text.data(), static_cast<qint64>(text.size())) ==
+                                static_cast<qint64>(text.size()) &&
+                            file.commit();
+            const auto message =
+                ok ? MainWindow::tr("Exported %1").arg(path)
+                   : MainWindow::tr("Could not write %1: %2").arg(path, file.errorString());
+            QMetaObject::invokeMethod(qApp, [self, guard, ok, message] {
                 if (guard)
-                    guard->setValue(total ? static_cast<int>(done * 100 / total) : 100);
+                    guard->close();
+                if (!self)
+                    return;
+                self->statusBar()->showMessage(message, 10000);
+                Q_EMIT self->exportFinished(ok, message);
             });
         });
-        QSaveFile file(path);
-        const auto text = out.str();
-        const bool ok = file.open(QIODevice::WriteOnly) &&
-                        file.write(text.data(), static_cast<qint64>(text.size())) ==
-                            static_cast<qint64>(text.size()) &&
-                        file.commit();
-        const auto message = ok ? MainWindow::tr("Exported %1").arg(path)
-                                : MainWindow::tr("Could not write %1: %2")
-                                      .arg(path, file.errorString());
-        QMetaObject::invokeMethod(qApp, [self, guard, ok, message] {
-            if (guard)
-                guard->close();
-            if (!self)
-                return;
-            self->statusBar()->showMessage(message, 10000);
-            Q_EMIT self->exportFinished(ok, message);
-        });
-    });
 }
 
 void MainWindow::exportChartsPng(const QString &directory)
@@ -305,9 +306,9 @@ void MainWindow::exportChartsPng(const QString &directory)
     const auto views = charts_->chartViews();
     const QStringList names{"active-users", "events-per-second", "consumer-lag"};
     for (int i = 0; i < views.size(); ++i)
-        images.append({QDir(directory).filePath(
-                           QString("pulseboard-%1-%2.png").arg(names.value(i), stamp)),
-                       views[i]->grab().toImage()});
+        images.append(
+            {QDir(directory).filePath(QString("pulseboard-%1-%2.png").arg(names.value(i), stamp)),
+             views[i]->grab().toImage()});
     images.append({QDir(directory).filePath(QString("pulseboard-top-pages-%1.png").arg(stamp)),
                    topPages_->chartView()->grab().toImage()});
     QPointer<MainWindow> self(this);
@@ -317,12 +318,11 @@ void MainWindow::exportChartsPng(const QString &directory)
             saved += image.save(path, "PNG") ? 1 : 0;
         QMetaObject::invokeMethod(qApp, [self, saved, total = images.size(), directory] {
             if (self)
-                self->statusBar()->showMessage(
-                    MainWindow::tr("Saved %1 of %2 charts as PNG in %3")
-                        .arg(saved)
-                        .arg(total)
-                        .arg(directory),
-                    10000);
+                self->statusBar()->showMessage(MainWindow::tr("Saved %1 of %2 charts as PNG in %3")
+                                                   .arg(saved)
+                                                   .arg(total)
+                                                   .arg(directory),
+                                               10000);
         });
     });
 }

@@ -5,8 +5,7 @@ namespace pb::gui {
 namespace {
 
 // Runs `call` on the thread `worker` lives in.
-template <typename Worker, typename Call>
-void post(Worker *worker, Call call)
+template <typename Worker, typename Call> void post(Worker *worker, Call call)
 {
     QMetaObject::invokeMethod(worker, std::move(call), Qt::QueuedConnection);
 }
@@ -40,8 +39,7 @@ PipelineController::PipelineController(QObject *parent)
     connect(stack_, &StackWorker::failed, this, &PipelineController::stackFailed);
     connect(stats_, &StatsWorker::snapshotReady, this, &PipelineController::snapshotReady);
     connect(stats_, &StatsWorker::redisStatus, this, &PipelineController::redisStatus);
-    connect(stats_, &StatsWorker::userActivityReady, this,
-            &PipelineController::userActivityReady);
+    connect(stats_, &StatsWorker::userActivityReady, this, &PipelineController::userActivityReady);
     connect(stats_, &StatsWorker::userLookupFailed, this, &PipelineController::userLookupFailed);
     connect(kafkaWatcher_, &KafkaWatcher::kafkaStatus, this, &PipelineController::kafkaStatus);
     connect(simulator_, &SimulatorWorker::progress, this, &PipelineController::simulatorProgress);
@@ -78,9 +76,8 @@ void PipelineController::apply(const AppSettings &settings)
             startEngines();
             return;
         }
-        post(stack_, [w = stack_, n = settings.embeddedPartitions, t = settings.topic] {
-            w->start(n, t);
-        });
+        post(stack_,
+             [w = stack_, n = settings.embeddedPartitions, t = settings.topic] { w->start(n, t); });
         return;
     }
     kafka_ = settings.kafkaSettings();
@@ -111,9 +108,8 @@ void PipelineController::startEngines()
     post(stats_, [w = stats_, e = redis_, options, ms = settings_.refreshMs] {
         w->configure(e, options, ms);
     });
-    post(kafkaWatcher_, [w = kafkaWatcher_, k = kafka_, t = settings_.topic] {
-        w->configure(k, t);
-    });
+    post(kafkaWatcher_,
+         [w = kafkaWatcher_, k = kafka_, t = settings_.topic] { w->configure(k, t); });
     startAggregators(settings_.aggregatorThreads);
     ready_ = true;
     Q_EMIT endpointsReady(modeDescription());
@@ -159,11 +155,10 @@ void PipelineController::startAggregators(int count)
                 return true;
             });
         });
-        connect(entry->worker, &AggregatorWorker::stopped, this,
-                [this](const QString &error) {
-                    if (!error.isEmpty())
-                        Q_EMIT aggregatorStopped(error);
-                });
+        connect(entry->worker, &AggregatorWorker::stopped, this, [this](const QString &error) {
+            if (!error.isEmpty())
+                Q_EMIT aggregatorStopped(error);
+        });
         entry->thread.start();
         post(entry->worker, [w = entry->worker, o = aggregatorOptions()] { w->run(o); });
         aggregators_.push_back(std::move(entry));

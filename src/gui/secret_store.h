@@ -13,7 +13,7 @@ class SecretStore : public QObject {
 public:
     explicit SecretStore(QString service = "Pulseboard", QObject *parent = nullptr);
 
-    void load();                                      // -> loaded()
+    void load();                                          // -> loaded()
     void save(const QString &key, const QString &secret); // -> saved() or unavailable()
     bool available() const { return available_; }
     QString problem() const { return problem_; } // why not available, for the settings pane

@@ -39,10 +39,8 @@ SettingsDialog::SettingsDialog(const AppSettings &s, QWidget *parent)
     ui_->kafkaBrokers->setText(s.kafkaBrokers);
     ui_->topic->setText(s.topic);
     ui_->group->setText(s.group);
-    ui_->saslMechanism->setCurrentIndex(std::max<int>(0, ui_->saslMechanism->findText(
-                                                             s.saslMechanism.isEmpty()
-                                                                 ? tr("none")
-                                                                 : s.saslMechanism)));
+    ui_->saslMechanism->setCurrentIndex(std::max<int>(
+        0, ui_->saslMechanism->findText(s.saslMechanism.isEmpty() ? tr("none") : s.saslMechanism)));
     ui_->saslUsername->setText(s.saslUsername);
     ui_->saslPassword->setText(s.saslPassword);
     ui_->sslCaFile->setText(s.sslCaFile);
@@ -59,8 +57,7 @@ SettingsDialog::SettingsDialog(const AppSettings &s, QWidget *parent)
         connect(edit, &QLineEdit::textChanged, this, &SettingsDialog::revalidate);
     for (auto *spin : findChildren<QSpinBox *>())
         connect(spin, &QSpinBox::valueChanged, this, &SettingsDialog::revalidate);
-    connect(ui_->saslMechanism, &QComboBox::currentIndexChanged, this,
-            &SettingsDialog::revalidate);
+    connect(ui_->saslMechanism, &QComboBox::currentIndexChanged, this, &SettingsDialog::revalidate);
     connect(ui_->modeEmbedded, &QRadioButton::toggled, this, &SettingsDialog::revalidate);
     connect(ui_->testKafka, &QPushButton::clicked, this, &SettingsDialog::testKafka);
     connect(ui_->testRedis, &QPushButton::clicked, this, &SettingsDialog::testRedis);
@@ -78,9 +75,8 @@ AppSettings SettingsDialog::settings() const
     s.kafkaBrokers = ui_->kafkaBrokers->text().trimmed();
     s.topic = ui_->topic->text().trimmed();
     s.group = ui_->group->text().trimmed();
-    s.saslMechanism = ui_->saslMechanism->currentIndex() == 0
-                          ? QString()
-                          : ui_->saslMechanism->currentText();
+    s.saslMechanism =
+        ui_->saslMechanism->currentIndex() == 0 ? QString() : ui_->saslMechanism->currentText();
     s.saslUsername = ui_->saslUsername->text();
     s.saslPassword = ui_->saslPassword->text();
     s.sslCaFile = ui_->sslCaFile->text().trimmed();
@@ -101,8 +97,7 @@ void SettingsDialog::revalidate()
         static_cast<QLabel *>(label)->clear(), label->setVisible(false);
     const auto external = ui_->modeExternal->isChecked();
     for (auto *w : std::initializer_list<QWidget *>{ui_->kafkaBrokers, ui_->redisHost,
-                                                    ui_->redisPort, ui_->testKafka,
-                                                    ui_->testRedis})
+                                                    ui_->redisPort, ui_->testKafka, ui_->testRedis})
         w->setEnabled(external);
     for (const auto &error : validate(settings())) {
         if (auto *label = static_cast<QLabel *>(errorLabels_.value(error.field))) {
@@ -176,7 +171,8 @@ void SettingsDialog::testRedis()
             redis::Connection c(endpoint, {std::chrono::seconds(3), std::chrono::seconds(2)});
             c.connect(); // AUTH, SELECT and PING
             ok = true;
-            message = tr("Redis at %1 answered PONG.").arg(QString::fromStdString(endpoint.toString()));
+            message =
+                tr("Redis at %1 answered PONG.").arg(QString::fromStdString(endpoint.toString()));
         } catch (const std::exception &e) {
             message = QString::fromUtf8(e.what());
         }

@@ -20,8 +20,7 @@ std::int64_t nowMs()
 
 // Publishes a pointer to the object a worker is running while it lives, and withdraws it
 // before the object goes, so another thread never reaches a destroyed one.
-template <typename T>
-class Published {
+template <typename T> class Published {
 public:
     Published(std::mutex &mutex, T *&slot, T *object)
         : mutex_(mutex)
@@ -160,8 +159,8 @@ void StatsWorker::configure(pb::redis::Endpoint endpoint, pb::redis::StatsOption
                             int refreshMs)
 {
     connection_ = std::make_unique<redis::Connection>(
-        endpoint, redis::ConnectionOptions{std::chrono::milliseconds(1000),
-                                           std::chrono::milliseconds(2000)});
+        endpoint,
+        redis::ConnectionOptions{std::chrono::milliseconds(1000), std::chrono::milliseconds(2000)});
     reader_ = std::make_unique<redis::StatsReader>(*connection_, options);
     if (!timer_) {
         timer_ = new QTimer(this);

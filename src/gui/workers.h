@@ -45,7 +45,7 @@ class AggregatorWorker : public QObject {
 public:
     // Single use: run() once; a stop requested before it starts is honoured.
     void run(pb::AggregatorOptions options);
-    void requestStop();     // thread-safe
+    void requestStop();              // thread-safe
     AggregatorStatus status() const; // thread-safe
 
 Q_SIGNALS:
@@ -63,8 +63,7 @@ private:
 class StatsWorker : public QObject {
     Q_OBJECT
 public:
-    void configure(pb::redis::Endpoint endpoint, pb::redis::StatsOptions options,
-                   int refreshMs);
+    void configure(pb::redis::Endpoint endpoint, pb::redis::StatsOptions options, int refreshMs);
     void lookupUser(QString userId);
     void stop();
 

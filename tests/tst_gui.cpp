@@ -1,0 +1,324 @@
+// The desktop dashboard with real widgets (QT_QPA_PLATFORM=offscreen), a real embedded stack
+// behind it, and real files.
+
+#include "alerts_panel.h"
+#include "control_panels.h"
+#include "dashboard_export.h"
+#include "dashboard_panels.h"
+#include "main_window.h"
+#include "pipeline_controller.h"
+#include "secret_store.h"
+#include "settings_dialog.h"
+
+#include <QLineEdit>
+#include <QPushButton>
+#include <QSettings>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <sstream>
+
+using namespace pb;
+using namespace pb::gui;
+using namespace std::chrono_literals;
+
+namespace {
+
+Snapshot knownSnapshot(std::int64_t at)
+{
+    Snapshot s;
+    s.takenAtMs = at;
+    s.activeWindow = 5min;
+    s.activeUsers = 1234;
+    s.activeUsers30m = 2345;
+    s.eventsTotal = 98765;
+    s.badEventsTotal = 12;
+    s.consumerLag = 7;
+    s.topPagesAllTime = {{"/home", 500}, {"/cart", 300}, {"/a,\"b\"", 100}};
+    s.topPagesLastHour = {{"/cart", 30}, {"/home", 20}};
+    s.actions = {{"view", 900}, {"click", 100}};
+    s.badByReason = {{"not_json", 12}};
+    for (int i = 0; i < 5; ++i)
+        s.perSecond.push_back({at / 1000 - 5 + i, 10});
+    return s;
+}
+
+QByteArray fileBytes(const QString &path)
+{
+    QFile f(path);
+    return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
+}
+
+} // namespace
+
+class TestGui : public QObject {
+    Q_OBJECT
+
+    QTemporaryDir dir_;
+    std::unique_ptr<QSettings> settings_;
+    std::unique_ptr<PipelineController> controller_;
+    std::unique_ptr<SecretStore> secrets_;
+    std::unique_ptr<MainWindow> window_;
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QVERIFY(dir_.isValid());
+        settings_ =
+            std::make_unique<QSettings>(dir_.filePath("pulseboard.ini"), QSettings::IniFormat);
+        controller_ = std::make_unique<PipelineController>();
+        secrets_ = std::make_unique<SecretStore>("Pulseboard-test");
+        QSignalSpy ready(controller_.get(), &PipelineController::endpointsReady);
+        window_ = std::make_unique<MainWindow>(*controller_, *settings_, *secrets_);
+        window_->resize(1280, 800);
+        window_->show();
+        QVERIFY2(ready.wait(20000), "the embedded stack did not come up");
+        QVERIFY(window_->windowTitle().contains("Embedded"));
+    }
+
+    void cleanupTestCase()
+    {
+        window_.reset();
+        secrets_.reset();
+        controller_.reset();
+    }
+
+    void givenSettings_whenSavedAndLoaded_thenEverythingButThePasswordsRoundTrips()
+    {
+        AppSettings a;
+        a.mode = StackMode::External;
+        a.kafkaBrokers = "k1:9092,k2:9093";
+        a.topic = "clicks";
+        a.group = "g1";
+        a.saslMechanism = "SCRAM-SHA-256";
+        a.saslUsername = "alice";
+        a.saslPassword = "kafka-secret-123";
+        a.redisHost = "redis.internal";
+        a.redisPort = 6380;
+        a.redisPassword = "redis-secret-456";
+        a.redisDatabase = 3;
+        a.windowSeconds = 600;
+        a.refreshMs = 500;
+        a.aggregatorThreads = 3;
+        a.embeddedPartitions = 8;
+        const auto path = dir_.filePath("roundtrip.ini");
+        {
+            QSettings s(path, QSettings::IniFormat);
+            a.save(s);
+        }
+        QSettings s(path, QSettings::IniFormat);
+        auto loaded = AppSettings::load(s);
+        QCOMPARE(loaded.saslPassword, QString());
+        QCOMPARE(loaded.redisPassword, QString());
+        loaded.saslPassword = a.saslPassword;
+        loaded.redisPassword = a.redisPassword;
+        QVERIFY(loaded == a);
+        const auto bytes = fileBytes(path);
+        QVERIFY(bytes.contains("redis.internal"));
+        QVERIFY(!bytes.contains("kafka-secret-123"));
+        QVERIFY(!bytes.contains("redis-secret-456"));
+    }
+
+    void givenBadFields_whenEdited_thenTheReasonShowsNextToThemAndOkIsDisabled()
+    {
+        AppSettings a;
+        a.mode = StackMode::External;
+        a.kafkaBrokers = "kafka1";
+        a.topic = "bad topic!";
+        SettingsDialog dialog(a);
+        QVERIFY(dialog.errorFor("kafka/brokers").contains("port"));
+        QVERIFY(dialog.errorFor("kafka/topic").contains("letters"));
+        QVERIFY(!dialog.acceptable());
+        auto *brokers = dialog.findChild<QLineEdit *>("kafkaBrokers");
+        auto *topic = dialog.findChild<QLineEdit *>("topic");
+        QVERIFY(brokers && topic);
+        brokers->setText("kafka1:9092");
+        topic->setText("user-activity");
+        QCOMPARE(dialog.errorFor("kafka/brokers"), QString());
+        QVERIFY(dialog.acceptable());
+        QCOMPARE(dialog.settings().kafkaBrokers, QString("kafka1:9092"));
+        brokers->setText("kafka1:99999");
+        QVERIFY(dialog.errorFor("kafka/brokers").contains("65535"));
+        QVERIFY(!dialog.acceptable());
+    }
+
+    void givenAnUnreachableRedis_whenTested_thenTheVerdictSaysSoWithoutFreezing()
+    {
+        AppSettings a;
+        a.mode = StackMode::External;
+        a.redisHost = "127.0.0.1";
+        a.redisPort = 1; // nobody listens there
+        SettingsDialog dialog(a);
+        QSignalSpy verdict(&dialog, &SettingsDialog::verdict);
+        dialog.testRedis();
+        QVERIFY(verdict.wait(10000));
+        QCOMPARE(verdict.first().at(0).toString(), QString("redis"));
+        QCOMPARE(verdict.first().at(1).toBool(), false);
+        QVERIFY(verdict.first().at(2).toString().contains("refused"));
+    }
+
+    void givenPasswords_whenAppliedThroughTheWindow_thenTheSettingsFileNeverHoldsThem()
+    {
+        auto a = AppSettings::load(*settings_);
+        a.redisPassword = "never-on-disk-789";
+        a.saslPassword = "never-on-disk-012";
+        window_->applySettings(a); // embedded mode: the passwords are kept, not used
+        settings_->sync();
+        const auto bytes = fileBytes(settings_->fileName());
+        QVERIFY(!bytes.isEmpty());
+        QVERIFY(!bytes.contains("never-on-disk"));
+        // No keychain service runs here: the window says the passwords live for the session.
+        QTRY_VERIFY_WITH_TIMEOUT(!secrets_->available(), 10000);
+        QVERIFY(window_->keychainNote().contains("session only"));
+    }
+
+    void givenAKnownSnapshot_whenExportedAsCsv_thenTheFileMatchesByteForByte()
+    {
+        const std::int64_t t = 1696161600000; // 2023-10-01T12:00:00Z
+        std::vector<Sample> samples{{t - 1000, 10, 20, 1.5, 3, 0}, {t, 11, 21, 2.0, -1, 1}};
+        Snapshot s;
+        s.takenAtMs = t;
+        s.activeWindow = 5min;
+        s.topPagesAllTime = {{"/x,y", 2}};
+        std::ostringstream out;
+        writeDashboardCsv(samples, s, out);
+        const std::string expected = "metric,key,time_utc,value\r\n"
+                                     "active_users,window_300s,2023-10-01T11:59:59.000Z,10\r\n"
+                                     "active_users,window_1800s,2023-10-01T11:59:59.000Z,20\r\n"
+                                     "events_per_second_3s,,2023-10-01T11:59:59.000Z,1.5\r\n"
+                                     "consumer_lag,,2023-10-01T11:59:59.000Z,3\r\n"
+                                     "bad_events_total,,2023-10-01T11:59:59.000Z,0\r\n"
+                                     "active_users,window_300s,2023-10-01T12:00:00.000Z,11\r\n"
+                                     "active_users,window_1800s,2023-10-01T12:00:00.000Z,21\r\n"
+                                     "events_per_second_3s,,2023-10-01T12:00:00.000Z,2.0\r\n"
+                                     "bad_events_total,,2023-10-01T12:00:00.000Z,1\r\n"
+                                     "active_users,window_300s,2023-10-01T12:00:00.000Z,0\r\n"
+                                     "active_users,window_1800s,2023-10-01T12:00:00.000Z,0\r\n"
+                                     "events_total,,2023-10-01T12:00:00.000Z,0\r\n"
+                                     "bad_events_total,,2023-10-01T12:00:00.000Z,0\r\n"
+                                     "lost_events_total,,2023-10-01T12:00:00.000Z,0\r\n"
+                                     "page_views_all_time,\"/x,y\",2023-10-01T12:00:00.000Z,2\r\n";
+        QCOMPARE(out.str(), expected);
+
+        // The window's File > Export CSV writes the same bytes for what it has gathered.
+        const auto path = dir_.filePath("export.csv");
+        QSignalSpy done(window_.get(), &MainWindow::exportFinished);
+        window_->exportCsv(path);
+        QVERIFY(done.wait(10000));
+        QVERIFY2(done.first().at(0).toBool(), qPrintable(done.first().at(1).toString()));
+        const auto bytes = fileBytes(path);
+        QVERIFY(bytes.startsWith("metric,key,time_utc,value\r\n"));
+        QVERIFY(bytes.contains("\r\nactive_users,window_"));
+    }
+
+    void givenARule_whenTheThresholdIsCrossed_thenOneAlertIsRaisedAndLaterCleared()
+    {
+        AlertsPanel panel;
+        panel.setRules({{AlertMetric::EventsPerSecond, AlertComparison::Below, 5, true}});
+        QSignalSpy raised(&panel, &AlertsPanel::alertRaised);
+        auto quiet = knownSnapshot(1700000000000);
+        for (auto &p : quiet.perSecond)
+            p.count = 0;
+        panel.evaluate(quiet);
+        QCOMPARE(raised.count(), 1);
+        QVERIFY(raised.first().first().toString().contains("events/s below 5"));
+        panel.evaluate(quiet); // still breached: no second alert
+        QCOMPARE(raised.count(), 1);
+        panel.evaluate(knownSnapshot(1700000001000)); // 10/s again
+        QCOMPARE(raised.count(), 1);
+        QCOMPARE(panel.alertCount(), 2); // raised, then cleared
+    }
+
+    void givenABadEventBurst_whenEvaluated_thenTheBadRateRuleFires()
+    {
+        AlertsPanel panel;
+        panel.setRules({{AlertMetric::BadEventsPerSecond, AlertComparison::Above, 10, true}});
+        QSignalSpy raised(&panel, &AlertsPanel::alertRaised);
+        auto s = knownSnapshot(1700000000000);
+        panel.evaluate(s);
+        s.takenAtMs += 1000;
+        s.badEventsTotal += 50; // 50 bad events in one second
+        panel.evaluate(s);
+        QCOMPARE(raised.count(), 1);
+    }
+
+    void givenASnapshot_whenShown_thenTilesChartsAndTopPagesUpdate()
+    {
+        History history;
+        KpiPanel kpi;
+        ChartsPanel charts(history);
+        TopPagesPanel pages;
+        const auto s1 = knownSnapshot(1700000000000);
+        auto s2 = knownSnapshot(1700000001000);
+        s2.activeUsers = 1300;
+        for (const auto &s : {s1, s2}) {
+            history.append(s);
+            kpi.showSnapshot(s);
+            charts.scheduleRefresh();
+            pages.showSnapshot(s);
+        }
+        QCOMPARE(kpi.valueText("activeUsers"), QLocale().toString(1300));
+        QCOMPARE(kpi.valueText("activeUsers30m"), QLocale().toString(2345));
+        QCOMPARE(kpi.valueText("eventsPerSecond"), QLocale().toString(10.0, 'f', 1));
+        QCOMPARE(kpi.valueText("consumerLag"), QLocale().toString(7));
+        QTRY_COMPARE(charts.pointCount(), 2);
+        QCOMPARE(pages.pages(), (QStringList{"/home", "/cart", "/a,\"b\""}));
+
+        // Paused charts keep what they show while the history goes on.
+        charts.setPaused(true);
+        history.append(knownSnapshot(1700000002000));
+        charts.scheduleRefresh();
+        QTest::qWait(100);
+        QCOMPARE(charts.pointCount(), 2);
+        charts.setPaused(false);
+        QTRY_COMPARE(charts.pointCount(), 3);
+    }
+
+    void givenTheHistory_whenFarMoreSnapshotsArrive_thenMemoryStaysBounded()
+    {
+        History history(100);
+        for (int i = 0; i < 1000; ++i)
+            history.append(knownSnapshot(1700000000000 + i * 1000));
+        QCOMPARE(history.size(), std::size_t(100));
+        QCOMPARE(history.at(0).timeMs, 1700000000000 + 900 * 1000);
+    }
+
+    void givenTheEmbeddedStack_whenTheSimulatorButtonIsClicked_thenRealTrafficFlowsAndStops()
+    {
+        auto *button = window_->simulator()->button();
+        QVERIFY(button->text().startsWith("Start"));
+        QSignalSpy finished(controller_.get(), &PipelineController::simulatorFinished);
+        QTest::mouseClick(button, Qt::LeftButton);
+        QVERIFY(button->text().startsWith("Stop"));
+        // Events go simulator -> embedded Kafka -> aggregator thread -> Redis -> snapshot.
+        QTRY_VERIFY_WITH_TIMEOUT(
+            window_->history().latest() && window_->history().latest()->activeUsers > 0, 30000);
+        QTest::mouseClick(button, Qt::LeftButton);
+        QVERIFY(finished.wait(30000));
+        const auto stats = finished.first().at(0).value<kafka::SimulatorStats>();
+        QVERIFY(stats.sent > 0);
+        QCOMPARE(stats.acknowledged, stats.sent);
+        QVERIFY(button->text().startsWith("Start"));
+        // Everything sent is aggregated (and nothing twice).
+        const auto sent = QLocale().toString(static_cast<qlonglong>(stats.sent));
+        QTRY_COMPARE_WITH_TIMEOUT(window_->kpi()->valueText("eventsTotal"), sent, 20000);
+    }
+
+    void givenRedisGoesAway_whenTheDashboardNotices_thenABannerSaysSoAndClearsWhenBack()
+    {
+        QVERIFY(!window_->bannerVisible());
+        controller_->stopEmbeddedRedis();
+        QTRY_VERIFY_WITH_TIMEOUT(window_->bannerVisible(), 10000);
+        QVERIFY2(window_->bannerText().contains("Redis is unreachable"),
+                 qPrintable(window_->bannerText()));
+        controller_->startEmbeddedRedis();
+        QTRY_VERIFY_WITH_TIMEOUT(!window_->bannerVisible(), 15000);
+        // And the numbers flow again without a restart.
+        QSignalSpy shown(window_.get(), &MainWindow::snapshotShown);
+        QVERIFY(shown.wait(5000));
+    }
+};
+
+QTEST_MAIN(TestGui)
+#include "tst_gui.moc"
