@@ -8,8 +8,8 @@
 #include "kafka/topic_admin.h"
 #include "pipeline/aggregator.h"
 #include "pipeline/embedded_stack.h"
+#include "pipeline/stop_signals.h"
 #include "redis/stats_reader.h"
-#include "stop_signals.h"
 
 #include <QCommandLineParser>
 #include <QJsonArray>

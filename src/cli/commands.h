@@ -6,9 +6,11 @@
 
 #include <string>
 
-namespace pb::cli {
-
+namespace pb {
 class StopSignals;
+}
+
+namespace pb::cli {
 
 std::string usage();
 int runCommand(const QStringList &args, StopSignals &stopSignals);

@@ -1,7 +1,7 @@
 // pulseboard-cli: the headless shell over the engines. One program, one subcommand per job.
 
 #include "commands.h"
-#include "stop_signals.h"
+#include "pipeline/stop_signals.h"
 
 #include <QCoreApplication>
 
@@ -10,7 +10,7 @@
 
 int main(int argc, char *argv[])
 {
-    pb::cli::StopSignals stopSignals; // first: every later thread inherits the blocked stopSignals
+    pb::StopSignals stopSignals; // first: every later thread inherits the blocked signals
     QCoreApplication app(argc, argv);
     QCoreApplication::setApplicationName("pulseboard-cli");
     QCoreApplication::setApplicationVersion(PULSEBOARD_VERSION);

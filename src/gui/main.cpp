@@ -3,6 +3,7 @@
 
 #include "control_panels.h"
 #include "main_window.h"
+#include "pipeline/stop_signals.h"
 #include "pipeline_controller.h"
 #include "secret_store.h"
 
@@ -16,7 +17,12 @@
 
 int main(int argc, char *argv[])
 {
+    // First, before any thread starts: SIGINT/SIGTERM become a clean quit (the aggregators
+    // flush, the embedded redis-server stops and its directory goes).
+    pb::StopSignals stopSignals;
     QApplication app(argc, argv);
+    stopSignals.onStop(
+        [] { QMetaObject::invokeMethod(qApp, &QApplication::quit, Qt::QueuedConnection); });
     QApplication::setApplicationName("Pulseboard");
     QApplication::setOrganizationName("Pulseboard");
     QApplication::setApplicationVersion(PULSEBOARD_VERSION);

@@ -5,7 +5,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
-namespace pb::cli {
+namespace pb {
 
 namespace {
 
@@ -70,4 +70,4 @@ bool StopSignals::stopRequested() const
     return requested_;
 }
 
-} // namespace pb::cli
+} // namespace pb

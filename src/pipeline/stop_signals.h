@@ -7,7 +7,7 @@
 #include <mutex>
 #include <thread>
 
-namespace pb::cli {
+namespace pb {
 
 class StopSignals {
 public:
@@ -27,4 +27,4 @@ private:
     std::thread waiter_;
 };
 
-} // namespace pb::cli
+} // namespace pb
