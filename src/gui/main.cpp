@@ -9,11 +9,37 @@
 
 #include <QApplication>
 #include <QCommandLineParser>
+#include <QPalette>
 #include <QPushButton>
 #include <QSettings>
 #include <QTimer>
 
 #include <cstdio>
+
+namespace {
+
+QPalette darkPalette()
+{
+    QPalette p;
+    const QColor window(0x2b, 0x2b, 0x2b), base(0x1e, 0x1e, 0x1e), text(0xe8, 0xe8, 0xe8);
+    p.setColor(QPalette::Window, window);
+    p.setColor(QPalette::WindowText, text);
+    p.setColor(QPalette::Base, base);
+    p.setColor(QPalette::AlternateBase, window);
+    p.setColor(QPalette::Text, text);
+    p.setColor(QPalette::Button, window);
+    p.setColor(QPalette::ButtonText, text);
+    p.setColor(QPalette::ToolTipBase, base);
+    p.setColor(QPalette::ToolTipText, text);
+    p.setColor(QPalette::Highlight, QColor(0x42, 0xa5, 0xf5));
+    p.setColor(QPalette::HighlightedText, Qt::black);
+    p.setColor(QPalette::PlaceholderText, QColor(0x9e, 0x9e, 0x9e));
+    p.setColor(QPalette::Disabled, QPalette::Text, QColor(0x80, 0x80, 0x80));
+    p.setColor(QPalette::Disabled, QPalette::ButtonText, QColor(0x80, 0x80, 0x80));
+    return p;
+}
+
+} // namespace
 
 int main(int argc, char *argv[])
 {
@@ -38,7 +64,17 @@ int main(int argc, char *argv[])
     parser.addOption({"after", "With --screenshot: wait this many seconds first.", "SECONDS", "6"});
     parser.addOption({"size", "With --screenshot: window size.", "WxH", "1280x800"});
     parser.addOption({"settings", "Use this settings file instead of the user's.", "FILE"});
+    parser.addOption({"palette", "Colours: system, light or dark.", "NAME", "system"});
     parser.process(app);
+    if (const auto palette = parser.value("palette"); palette != "system") {
+        if (palette != "light" && palette != "dark") {
+            std::fprintf(stderr, "pulseboard: --palette wants system, light or dark\n");
+            return 2;
+        }
+        QApplication::setStyle("Fusion");
+        QApplication::setPalette(palette == "dark" ? darkPalette()
+                                                   : QPalette(QColor(0xf5, 0xf5, 0xf5)));
+    }
 
     std::unique_ptr<QSettings> settings =
         parser.isSet("settings")

@@ -52,6 +52,7 @@ MainWindow::MainWindow(PipelineController &controller, QSettings &settings, Secr
     initResources();
     ui_->setupUi(this);
     setWindowIcon(QIcon(":/icons/pulseboard.svg"));
+    ui_->toolBar->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
     current_ = AppSettings::load(settings_);
 
     auto *central = ui_->centralWidget;
@@ -176,6 +177,7 @@ MainWindow::MainWindow(PipelineController &controller, QSettings &settings, Secr
 
     updateTitle(tr("starting…"));
     resize(1280, 800);
+    applyChartTheme();
     controller_.apply(current_);
     charts_->setWindowLabel(tr("%1 min").arg(current_.windowSeconds / 60.0));
     history_.setCapacity(static_cast<std::size_t>(3600000 / std::max(current_.refreshMs, 200)));
@@ -334,6 +336,22 @@ void MainWindow::about()
         tr("<h3>Pulseboard %1</h3><p>Real-time user-activity monitoring: Kafka → exactly-once "
            "aggregation → Redis → this dashboard.</p><p>Qt %2, librdkafka %3.</p>")
             .arg(QApplication::applicationVersion(), qVersion(), rd_kafka_version_str()));
+}
+
+void MainWindow::applyChartTheme()
+{
+    const bool dark = palette().color(QPalette::Window).lightness() < 128;
+    const auto theme = dark ? QChart::ChartThemeDark : QChart::ChartThemeLight;
+    for (auto *view : findChildren<QChartView *>())
+        if (view->chart()->theme() != theme)
+            view->chart()->setTheme(theme);
+}
+
+void MainWindow::changeEvent(QEvent *event)
+{
+    if (event->type() == QEvent::PaletteChange)
+        applyChartTheme();
+    QMainWindow::changeEvent(event);
 }
 
 void MainWindow::closeEvent(QCloseEvent *event)

@@ -65,11 +65,13 @@ Q_SIGNALS:
 
 protected:
     void closeEvent(QCloseEvent *event) override;
+    void changeEvent(QEvent *event) override;
 
 private:
     void updateBanner();
     void updateTitle(const QString &description);
     void about();
+    void applyChartTheme(); // light or dark charts, following the palette
 
     std::unique_ptr<Ui::MainWindow> ui_;
     PipelineController &controller_;
