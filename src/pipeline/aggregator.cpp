@@ -198,6 +198,7 @@ void Aggregator::revoke()
     else
         flush();
     batch_.clear();
+    batchKafkaTimes_.clear();
     partitions_.clear();
 }
 
@@ -240,6 +241,8 @@ void Aggregator::handle(const rd_kafka_message_t *msg)
     const auto now = wallMs();
     if (timestamp < 0)
         timestamp = now;
+    if (options_.onApplied)
+        batchKafkaTimes_.push_back(timestamp);
     const auto result = validator_.validate(payload);
     if (!result.ok()) {
         const auto reason = *result.error;
@@ -306,20 +309,26 @@ bool Aggregator::flush()
         // For lag tools only: Redis holds the offsets that count.
         rd_kafka_commit(consumer_.get(), commitList.get(), 1);
         const auto now = std::chrono::steady_clock::now();
-        std::lock_guard lock(statsMutex_);
-        stats_.validEvents += batch_.validCount;
-        stats_.invalidEvents += batch_.invalidCount;
-        stats_.lostEvents += lost;
-        ++stats_.batches;
-        if (stats_.firstAccounted == std::chrono::steady_clock::time_point{})
-            stats_.firstAccounted = batchStarted_;
-        stats_.lastAccounted = now;
+        {
+            std::lock_guard lock(statsMutex_);
+            stats_.validEvents += batch_.validCount;
+            stats_.invalidEvents += batch_.invalidCount;
+            stats_.lostEvents += lost;
+            ++stats_.batches;
+            if (stats_.firstAccounted == std::chrono::steady_clock::time_point{})
+                stats_.firstAccounted = batchStarted_;
+            stats_.lastAccounted = now;
+        }
+        if (options_.onApplied)
+            options_.onApplied(wallMs(), batchKafkaTimes_);
+        batchKafkaTimes_.clear();
         batch_.clear();
         backoff_ = std::chrono::milliseconds(0);
         return true;
     }
     if (!batchAbandoned_)
         rewind(storedNow);
+    batchKafkaTimes_.clear();
     batch_.clear();
     return false;
 }

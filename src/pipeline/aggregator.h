@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -44,6 +45,11 @@ struct AggregatorOptions {
     std::chrono::milliseconds connectTimeout{std::chrono::seconds(10)};
     std::chrono::milliseconds maxBackoff{std::chrono::seconds(5)};
     std::string instanceId; // empty: host:pid:n
+    // Benchmarks only: called on the aggregator's thread after each applied batch with the
+    // Kafka timestamps of its events and the wall-clock time Redis had them. Costs nothing
+    // when empty.
+    std::function<void(std::int64_t appliedAtMs, const std::vector<std::int64_t> &kafkaTimesMs)>
+        onApplied;
 };
 
 struct RunLimits {
@@ -115,6 +121,7 @@ private:
     redis::BatchWriter writer_;
     EventValidator validator_;
     BatchAggregate batch_;
+    std::vector<std::int64_t> batchKafkaTimes_; // only with options_.onApplied
     std::map<int, PartitionState> partitions_;
     std::chrono::steady_clock::time_point batchStarted_{};
     std::chrono::steady_clock::time_point nextBeat_{};
