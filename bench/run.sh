@@ -31,8 +31,8 @@ cleanup() {
 trap cleanup EXIT
 
 # The embedded broker as a separate process, as a real broker would be.
-$CLI broker --partitions "$PARTITIONS" --topic bench --topic bench-raw --topic bench-latency \
-    --topic bench-rss >"$work/broker.out" 2>"$work/broker.err" &
+$CLI broker --partitions "$PARTITIONS" --topic bench --topic bench-raw --topic bench-latency-10k \
+    --topic bench-latency-100k --topic bench-rss >"$work/broker.out" 2>"$work/broker.err" &
 broker_pid=$!
 for _ in $(seq 50); do [ -s "$work/broker.out" ] && break; sleep 0.1; done
 BROKERS=$(head -n1 "$work/broker.out")
@@ -54,8 +54,8 @@ redis_pid=$!
 for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 run /usr/bin/python3 bench/reference_consumer.py "$BROKERS" bench 127.0.0.1 "$redis_port" "$REFERENCE_EVENTS"
 
-run $BENCH latency --brokers "$BROKERS" --topic bench-latency --rate 10000 --seconds "$LATENCY_SECONDS"
-run $BENCH latency --brokers "$BROKERS" --topic bench-latency --rate 100000 --seconds "$LATENCY_SECONDS"
+run $BENCH latency --brokers "$BROKERS" --topic bench-latency-10k --rate 10000 --seconds "$LATENCY_SECONDS"
+run $BENCH latency --brokers "$BROKERS" --topic bench-latency-10k --rate 100000 --seconds "$LATENCY_SECONDS"
 run $BENCH rss --brokers "$BROKERS" --topic bench-rss --count "$RSS_EVENTS" --checkpoint "$RSS_CHECKPOINT"
 
 value() { grep -o "$1=[0-9.-]*" "$results" | sed -n "${2:-1}p" | cut -d= -f2; }

@@ -4,6 +4,47 @@
 -- Key layout: docs/redis-schema.md. Every key a call touches shares the prefix's hash tag, so
 -- one call stays in one cluster slot; the seed-compatible keys are written only in seed mode.
 
+-- Many increments in a few calls: a redis.call per field is what limits throughput, so read the
+-- current values of up to CHUNK fields at once, add in Lua and write them back at once. Atomic
+-- like HINCRBY/ZINCRBY, since a function runs alone. args[first..] holds n (name, count) pairs.
+local CHUNK = 500
+
+local function hashAdd(key, args, first, n)
+    local done = 0
+    while done < n do
+        local m = math.min(CHUNK, n - done)
+        local fields = {}
+        for k = 1, m do fields[k] = args[first + 2 * (done + k - 1)] end
+        local current = redis.call('HMGET', key, unpack(fields))
+        local updates = {}
+        for k = 1, m do
+            local add = tonumber(args[first + 2 * (done + k - 1) + 1])
+            updates[2 * k - 1] = fields[k]
+            updates[2 * k] = string.format('%d', (tonumber(current[k]) or 0) + add)
+        end
+        redis.call('HSET', key, unpack(updates))
+        done = done + m
+    end
+end
+
+local function zsetAdd(key, args, first, n)
+    local done = 0
+    while done < n do
+        local m = math.min(CHUNK, n - done)
+        local members = {}
+        for k = 1, m do members[k] = args[first + 2 * (done + k - 1)] end
+        local current = redis.call('ZMSCORE', key, unpack(members))
+        local updates = {}
+        for k = 1, m do
+            local add = tonumber(args[first + 2 * (done + k - 1) + 1])
+            updates[2 * k - 1] = string.format('%d', (tonumber(current[k]) or 0) + add)
+            updates[2 * k] = members[k]
+        end
+        redis.call('ZADD', key, unpack(updates))
+        done = done + m
+    end
+end
+
 -- pb_apply_v1: applies one pre-aggregated batch, or nothing.
 -- KEYS[1] = the offsets hash of the shard.
 -- ARGV: prefix, seed(0|1), now_ms, window_ms, history_ms, bucket_grace_ms, feed_cap,
@@ -57,11 +98,9 @@ local function apply(keys, args)
 
     -- all-time pages
     n = tonumber(take())
-    for _ = 1, n do
-        local page, count = take(), take()
-        redis.call('ZINCRBY', prefix .. 'pages', count, page)
-        if seed then redis.call('ZINCRBY', 'top_pages', count, page) end
-    end
+    zsetAdd(prefix .. 'pages', args, i, n)
+    if seed then zsetAdd('top_pages', args, i, n) end
+    i = i + 2 * n
 
     -- pages per minute
     local buckets = tonumber(take())
@@ -69,10 +108,8 @@ local function apply(keys, args)
         local minute = tonumber(take())
         local key = prefix .. 'pages:m:' .. minute
         n = tonumber(take())
-        for _ = 1, n do
-            local page, count = take(), take()
-            redis.call('ZINCRBY', key, count, page)
-        end
+        zsetAdd(key, args, i, n)
+        i = i + 2 * n
         redis.call('PEXPIREAT', key, (minute + 1) * 60000 + history + grace)
     end
 
@@ -93,10 +130,8 @@ local function apply(keys, args)
 
     -- actions
     n = tonumber(take())
-    for _ = 1, n do
-        local action, count = take(), take()
-        redis.call('HINCRBY', prefix .. 'actions', action, count)
-    end
+    hashAdd(prefix .. 'actions', args, i, n)
+    i = i + 2 * n
 
     -- per user and action, per minute
     buckets = tonumber(take())
@@ -104,10 +139,8 @@ local function apply(keys, args)
         local minute = tonumber(take())
         local key = prefix .. 'user_actions:m:' .. minute
         n = tonumber(take())
-        for _ = 1, n do
-            local field, count = take(), take()
-            redis.call('HINCRBY', key, field, count)
-        end
+        hashAdd(key, args, i, n)
+        i = i + 2 * n
         redis.call('PEXPIREAT', key, (minute + 1) * 60000 + history + grace)
     end
 
@@ -131,10 +164,8 @@ local function apply(keys, args)
 
     -- bad events by reason
     n = tonumber(take())
-    for _ = 1, n do
-        local reason, count = take(), take()
-        redis.call('HINCRBY', prefix .. 'bad', reason, count)
-    end
+    hashAdd(prefix .. 'bad', args, i, n)
+    i = i + 2 * n
 
     -- live feeds: capped streams
     n = tonumber(take())

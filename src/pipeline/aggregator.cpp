@@ -202,7 +202,7 @@ void Aggregator::revoke()
     partitions_.clear();
 }
 
-void Aggregator::handle(const rd_kafka_message_t *msg)
+void Aggregator::handle(const rd_kafka_message_t *msg, std::int64_t now)
 {
     if (msg->err) {
         if (msg->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
@@ -238,7 +238,6 @@ void Aggregator::handle(const rd_kafka_message_t *msg)
     const std::string_view payload(static_cast<const char *>(msg->payload), msg->len);
     rd_kafka_timestamp_type_t tsType;
     std::int64_t timestamp = rd_kafka_message_timestamp(msg, &tsType);
-    const auto now = wallMs();
     if (timestamp < 0)
         timestamp = now;
     if (options_.onApplied)
@@ -463,9 +462,11 @@ void Aggregator::run(RunLimits limits)
                               std::chrono::milliseconds(0), wait);
         kafka::MessagePtr msg(
             rd_kafka_consumer_poll(consumer_.get(), static_cast<int>(wait.count())));
-        // Drain what is already fetched without waiting, up to the batch limit.
+        // Drain what is already fetched without waiting, up to the batch limit. One clock
+        // reading serves the whole drain: it only decides which buckets are recent.
+        const auto drainedAt = wallMs();
         while (msg) {
-            handle(msg.get());
+            handle(msg.get(), drainedAt);
             if (!msg->err)
                 lastActivity_ = Clock::now();
             if (batch_.events() >= options_.maxBatchEvents)

@@ -104,7 +104,7 @@ private:
                             rd_kafka_topic_partition_list_t *partitions, void *opaque);
     void assign(rd_kafka_topic_partition_list_t *partitions);
     void revoke();
-    void handle(const rd_kafka_message_t *msg);
+    void handle(const rd_kafka_message_t *msg, std::int64_t nowMs);
     bool flush();
     void rewind(const std::map<int, std::int64_t> &storedNow);
     void seek(const std::map<int, std::int64_t> &targets);
