@@ -80,9 +80,9 @@ int rawConsume(const std::map<std::string, std::string> &f)
     const auto topic = need(f, "topic");
     const auto count = number(f, "count", 400000);
     auto conf = kafka::makeConf(kafkaOf(f), {{"group.id", "pulseboard-bench-raw"},
-                                            {"enable.auto.commit", "false"},
-                                            {"enable.partition.eof", "false"},
-                                            {"fetch.wait.max.ms", "50"}});
+                                             {"enable.auto.commit", "false"},
+                                             {"enable.partition.eof", "false"},
+                                             {"fetch.wait.max.ms", "50"}});
     std::array<char, 512> err{};
     kafka::HandlePtr rk(rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), err.data(), err.size()));
     (void)conf.release();
@@ -127,7 +127,7 @@ AggregatorOptions aggregatorOptions(const std::map<std::string, std::string> &f,
     o.group = "pulseboard-bench-" + std::to_string(Clock::now().time_since_epoch().count());
     o.redis = redis;
     o.flushInterval = std::chrono::milliseconds(number(f, "flush-ms", 100));
-    o.maxBatchEvents = number(f, "batch", 20000);
+    o.maxBatchEvents = number(f, "batch", 50000);
     return o;
 }
 
@@ -148,7 +148,8 @@ int aggregate(const std::map<std::string, std::string> &f)
     const auto events = s.validEvents + s.invalidEvents;
     const auto elapsed = seconds(s.lastAccounted - s.firstAccounted);
     redis::Connection check(server.endpoint());
-    const auto total = redis::replyInteger(check.command({"GET", "pulseboard:{all}:events_total"}).get());
+    const auto total =
+        redis::replyInteger(check.command({"GET", "pulseboard:{all}:events_total"}).get());
     std::printf("RESULT aggregate_events=%lld aggregate_seconds=%.3f aggregate_eps=%.0f "
                 "batches=%lld redis_events_total=%lld peak_rss_kb=%ld\n",
                 static_cast<long long>(events), elapsed, static_cast<double>(events) / elapsed,
@@ -169,11 +170,11 @@ int rawProduce(const std::map<std::string, std::string> &f)
         events.emplace_back(std::string(e.key), std::string(e.json));
     }
     auto conf = kafka::makeConf(kafkaOf(f), {{"enable.idempotence", "true"},
-                                            {"acks", "all"},
-                                            {"linger.ms", "5"},
-                                            {"batch.num.messages", "10000"},
-                                            {"queue.buffering.max.messages", "1000000"},
-                                            {"queue.buffering.max.kbytes", "1048576"}});
+                                             {"acks", "all"},
+                                             {"linger.ms", "5"},
+                                             {"batch.num.messages", "10000"},
+                                             {"queue.buffering.max.messages", "1000000"},
+                                             {"queue.buffering.max.kbytes", "1048576"}});
     std::array<char, 512> err{};
     kafka::HandlePtr rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), err.data(), err.size()));
     (void)conf.release();
@@ -250,10 +251,11 @@ int latency(const std::map<std::string, std::string> &f)
     std::lock_guard lock(mutex);
     std::sort(latencies.begin(), latencies.end());
     const auto pct = [&](double p) {
-        return latencies.empty() ? -1
-                                 : latencies[std::min(latencies.size() - 1,
-                                                      static_cast<std::size_t>(
-                                                          p * static_cast<double>(latencies.size())))];
+        return latencies.empty()
+                   ? -1
+                   : latencies[std::min(
+                         latencies.size() - 1,
+                         static_cast<std::size_t>(p * static_cast<double>(latencies.size())))];
     };
     std::printf("RESULT latency_rate=%lld latency_events=%zu latency_sent=%lld p50_ms=%lld "
                 "p99_ms=%lld max_ms=%lld\n",

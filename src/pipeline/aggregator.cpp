@@ -161,6 +161,8 @@ void Aggregator::onRebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 void Aggregator::assign(rd_kafka_topic_partition_list_t *list)
 {
+    if (inFlight_)
+        complete(); // one outstanding command per connection
     std::vector<int> ids;
     for (int i = 0; i < list->cnt; ++i)
         ids.push_back(list->elems[i].partition);
@@ -183,6 +185,7 @@ void Aggregator::assign(rd_kafka_topic_partition_list_t *list)
         auto &state = partitions_[elem.partition];
         state.source = redis::partitionField(options_.topic, elem.partition);
         state.stored = stored[static_cast<std::size_t>(i)];
+        state.confirmed = state.stored;
         elem.offset = startOffset(state.stored);
     }
     rd_kafka_assign(consumer_.get(), list);
@@ -191,12 +194,9 @@ void Aggregator::assign(rd_kafka_topic_partition_list_t *list)
 
 void Aggregator::revoke()
 {
-    // Give up the partitions only after the batch in hand is in Redis (or safely dropped: the
-    // next owner re-reads from the offsets stored there).
-    if (flushing_)
-        batchAbandoned_ = true;
-    else
-        flush();
+    // Give up the partitions only after the batches in hand are in Redis (or safely dropped:
+    // the next owner re-reads from the offsets stored there).
+    flush(true);
     batch_.clear();
     batchKafkaTimes_.clear();
     partitions_.clear();
@@ -256,12 +256,14 @@ void Aggregator::handle(const rd_kafka_message_t *msg, std::int64_t now)
     batch_.addValid(result.event, timestamp, now, payload, state.source, msg->offset);
 }
 
-bool Aggregator::flush()
+bool Aggregator::flush(bool wait)
 {
+    // One batch may be in Redis's hands while the next is built: finish that one first.
+    if (inFlight_ && !complete())
+        return false;
     if (batch_.empty())
         return true;
-    flushing_ = true;
-    batchAbandoned_ = false;
+
     std::vector<redis::PartitionCommit> commits;
     std::int64_t lost = 0;
     for (const auto &[partition, state] : partitions_) {
@@ -270,81 +272,118 @@ bool Aggregator::flush()
         commits.push_back({options_.topic, partition, state.stored, state.next});
         lost += state.lostPending;
     }
-
-    bool applied = false;
-    std::map<int, std::int64_t> storedNow;
+    // The dead-letter topic has the batch's bad events before Redis counts them.
     if (!deadLetters_->settle(std::chrono::seconds(10))) {
         setError("dead-letter topic " + options_.deadLetterTopic + " did not acknowledge: " +
                      deadLetters_->lastError() + " (re-reading the batch)",
                  false);
-    } else {
-        try {
-            const auto result = writer_.apply(batch_, commits, lost, wallMs());
-            applied = result.applied;
-            for (const auto &m : result.mismatches)
-                storedNow[m.partition] = m.stored;
-            std::lock_guard lock(statsMutex_);
-            stats_.redisUp = true;
-        } catch (const Error &e) {
-            if (!e.retriable())
-                throw;
-            setError("Redis: " + std::string(e.what()) + " (re-reading the batch)", true);
-        }
+        rewind({});
+        return false;
     }
-    flushing_ = false;
-
-    if (applied && !batchAbandoned_) {
-        kafka::PartitionListPtr commitList(
-            rd_kafka_topic_partition_list_new(static_cast<int>(commits.size())));
-        for (auto &[partition, state] : partitions_) {
-            if (state.next < 0)
-                continue;
-            state.stored = state.next;
-            state.next = -1;
-            state.lostPending = 0;
-            rd_kafka_topic_partition_list_add(commitList.get(), options_.topic.c_str(), partition)
-                ->offset = state.stored;
-        }
-        // For lag tools only: Redis holds the offsets that count.
-        rd_kafka_commit(consumer_.get(), commitList.get(), 1);
-        const auto now = std::chrono::steady_clock::now();
-        {
-            std::lock_guard lock(statsMutex_);
-            stats_.validEvents += batch_.validCount;
-            stats_.invalidEvents += batch_.invalidCount;
-            stats_.lostEvents += lost;
-            ++stats_.batches;
-            if (stats_.firstAccounted == std::chrono::steady_clock::time_point{})
-                stats_.firstAccounted = batchStarted_;
-            stats_.lastAccounted = now;
-        }
-        if (options_.onApplied)
-            options_.onApplied(wallMs(), batchKafkaTimes_);
-        batchKafkaTimes_.clear();
-        batch_.clear();
-        backoff_ = std::chrono::milliseconds(0);
-        return true;
+    try {
+        writer_.submit(batch_, commits, lost, wallMs());
+    } catch (const Error &e) {
+        if (!e.retriable())
+            throw;
+        setError("Redis: " + std::string(e.what()) + " (re-reading the batch)", true);
+        rewind({});
+        return false;
     }
-    if (!batchAbandoned_)
-        rewind(storedNow);
+    inFlight_ =
+        InFlight{std::move(commits),          lost,         batch_.validCount, batch_.invalidCount,
+                 std::move(batchKafkaTimes_), batchStarted_};
     batchKafkaTimes_.clear();
-    batch_.clear();
-    return false;
-}
-
-void Aggregator::rewind(const std::map<int, std::int64_t> &storedNow)
-{
-    // Drop the batch and read it again from what Redis holds: mismatched partitions from the
-    // stored offset, the others from where this batch started.
-    std::map<int, std::int64_t> targets;
-    for (auto &[partition, state] : partitions_) {
-        if (auto it = storedNow.find(partition); it != storedNow.end())
-            state.stored = it->second;
-        if (state.next >= 0 || storedNow.count(partition))
-            targets[partition] = startOffset(state.stored);
+    for (const auto &commit : inFlight_->commits) {
+        auto &state = partitions_[commit.partition];
+        state.stored = commit.next; // what Redis holds once this batch applies
         state.next = -1;
         state.lostPending = 0;
     }
+    batch_.clear();
+    return wait ? complete() : true;
+}
+
+bool Aggregator::complete()
+{
+    auto batch = std::move(*inFlight_);
+    inFlight_.reset();
+    redis::ApplyResult result;
+    try {
+        result = writer_.collect();
+    } catch (const Error &e) {
+        if (!e.retriable())
+            throw;
+        // Applied or not, we cannot tell: re-read from before it; the compare-and-set of the
+        // next attempt sorts it out.
+        setError("Redis: " + std::string(e.what()) + " (re-reading the batch)", true);
+        rewind({}, &batch);
+        return false;
+    }
+    {
+        std::lock_guard lock(statsMutex_);
+        stats_.redisUp = true;
+    }
+    if (!result.applied) {
+        std::map<int, std::int64_t> storedNow;
+        for (const auto &m : result.mismatches)
+            storedNow[m.partition] = m.stored;
+        rewind(storedNow, &batch);
+        return false;
+    }
+
+    kafka::PartitionListPtr commitList(
+        rd_kafka_topic_partition_list_new(static_cast<int>(batch.commits.size())));
+    for (const auto &commit : batch.commits)
+        rd_kafka_topic_partition_list_add(commitList.get(), options_.topic.c_str(),
+                                          commit.partition)
+            ->offset = commit.next;
+    // For lag tools only: Redis holds the offsets that count.
+    rd_kafka_commit(consumer_.get(), commitList.get(), 1);
+    for (const auto &commit : batch.commits)
+        if (auto it = partitions_.find(commit.partition); it != partitions_.end())
+            it->second.confirmed = std::max(it->second.confirmed, commit.next);
+    {
+        std::lock_guard lock(statsMutex_);
+        stats_.validEvents += batch.valid;
+        stats_.invalidEvents += batch.invalid;
+        stats_.lostEvents += batch.lost;
+        ++stats_.batches;
+        if (stats_.firstAccounted == std::chrono::steady_clock::time_point{})
+            stats_.firstAccounted = batch.started;
+        stats_.lastAccounted = std::chrono::steady_clock::now();
+    }
+    if (options_.onApplied)
+        options_.onApplied(wallMs(), batch.kafkaTimes);
+    backoff_ = std::chrono::milliseconds(0);
+    return true;
+}
+
+void Aggregator::rewind(const std::map<int, std::int64_t> &storedNow, const InFlight *failed)
+{
+    // Drop what is in hand and read it again from what Redis holds: mismatched partitions from
+    // the stored offset, the others from where the failed batch (or the one being built)
+    // started.
+    std::map<int, std::int64_t> targets;
+    if (failed)
+        for (const auto &commit : failed->commits)
+            if (auto it = partitions_.find(commit.partition); it != partitions_.end()) {
+                it->second.stored = commit.expected;
+                targets[commit.partition] = 0;
+            }
+    for (auto &[partition, state] : partitions_) {
+        if (auto it = storedNow.find(partition); it != storedNow.end()) {
+            state.stored = it->second;
+            targets[partition] = 0;
+        }
+        if (state.next >= 0)
+            targets[partition] = 0;
+        state.next = -1;
+        state.lostPending = 0;
+    }
+    for (auto &[partition, offset] : targets)
+        offset = startOffset(partitions_[partition].stored);
+    batch_.clear();
+    batchKafkaTimes_.clear();
     {
         std::lock_guard lock(statsMutex_);
         ++stats_.rewinds;
@@ -383,6 +422,8 @@ void Aggregator::backOff()
 
 void Aggregator::beat()
 {
+    if (inFlight_)
+        complete(); // one outstanding command per connection
     std::vector<PartitionHealth> health;
     std::string json =
         "{\"id\":" + jsonString(options_.instanceId) +
@@ -402,7 +443,7 @@ void Aggregator::beat()
         if (rd_kafka_get_watermark_offsets(consumer_.get(), options_.topic.c_str(), partition, &low,
                                            &high) == RD_KAFKA_RESP_ERR_NO_ERROR)
             state.highWatermark = high;
-        const auto next = state.stored;
+        const auto next = state.confirmed;
         std::int64_t lag = -1;
         if (state.highWatermark >= 0)
             lag =
@@ -448,7 +489,7 @@ void Aggregator::run(RunLimits limits)
         const auto now = Clock::now();
         if (limits.duration.count() > 0 && now - started >= limits.duration)
             break;
-        if (limits.idleExit.count() > 0 && batch_.empty() && lastActivity_ < now &&
+        if (limits.idleExit.count() > 0 && batch_.empty() && !inFlight_ && lastActivity_ < now &&
             now - lastActivity_ >= limits.idleExit)
             break;
         if (now >= nextBeat_) {
@@ -475,13 +516,15 @@ void Aggregator::run(RunLimits limits)
         }
         if (!batch_.empty() && (batch_.events() >= options_.maxBatchEvents ||
                                 Clock::now() - batchStarted_ >= options_.flushInterval))
-            flush();
+            flush(false); // submit, and build the next batch while Redis applies this one
+        else if (inFlight_ && batch_.empty())
+            complete(); // nothing new came: do not leave the last batch unconfirmed
         if (tracker_.fatal)
             throw Error(ErrorKind::Fatal, "Kafka: " + tracker_.lastReason);
     }
 
-    // Clean stop: the batch in hand goes to Redis, then we leave the group.
-    flush();
+    // Clean stop: the batches in hand go to Redis, then we leave the group.
+    flush(true);
     try {
         writer_.leave(options_.instanceId);
     } catch (const Error &e) {

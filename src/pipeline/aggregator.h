@@ -38,7 +38,7 @@ struct AggregatorOptions {
     AggregationOptions aggregation;
     StartFrom startFrom = StartFrom::Earliest;
     std::chrono::milliseconds flushInterval{100};
-    std::int64_t maxBatchEvents = 20'000;
+    std::int64_t maxBatchEvents = 50'000;
     // A dead member's partitions move on after this; librdkafka's 45 s default is too slow.
     std::chrono::milliseconds sessionTimeout{6000};
     std::chrono::milliseconds heartbeatInterval{1000};
@@ -92,9 +92,12 @@ public:
 
 private:
     struct PartitionState {
-        std::string source;                     // "topic/partition"
-        std::int64_t stored = redis::kNoOffset; // what Redis holds: where this batch starts
-        std::int64_t next = -1;                 // after the last message in the batch; -1: none yet
+        std::string source; // "topic/partition"
+        // What Redis holds once the submitted batch applies: where the batch being built
+        // starts (its compare-and-set "expected").
+        std::int64_t stored = redis::kNoOffset;
+        std::int64_t confirmed = redis::kNoOffset; // what Redis confirmed holding (for lag)
+        std::int64_t next = -1;    // after the last message in the batch; -1: none yet
         bool resetPending = false; // Kafka reset the position (retention): count the gap
         std::int64_t lostPending = 0;
         std::int64_t highWatermark = -1;
@@ -104,9 +107,22 @@ private:
                             rd_kafka_topic_partition_list_t *partitions, void *opaque);
     void assign(rd_kafka_topic_partition_list_t *partitions);
     void revoke();
+    // A batch submitted to Redis whose verdict has not been read yet.
+    struct InFlight {
+        std::vector<redis::PartitionCommit> commits;
+        std::int64_t lost = 0;
+        std::int64_t valid = 0;
+        std::int64_t invalid = 0;
+        std::vector<std::int64_t> kafkaTimes; // only with options_.onApplied
+        std::chrono::steady_clock::time_point started{};
+    };
+
     void handle(const rd_kafka_message_t *msg, std::int64_t nowMs);
-    bool flush();
-    void rewind(const std::map<int, std::int64_t> &storedNow);
+    // Completes the batch in flight, then submits the one in hand; with wait, also completes
+    // that. False when something was dropped and is being re-read.
+    bool flush(bool wait);
+    bool complete();
+    void rewind(const std::map<int, std::int64_t> &storedNow, const InFlight *failed = nullptr);
     void seek(const std::map<int, std::int64_t> &targets);
     void beat();
     void backOff();
@@ -128,8 +144,7 @@ private:
     std::chrono::steady_clock::time_point lastActivity_{}; // last event or assignment
     std::chrono::milliseconds backoff_{0};
     std::int64_t startedMs_ = 0;
-    bool flushing_ = false;
-    bool batchAbandoned_ = false;
+    std::optional<InFlight> inFlight_;
     std::atomic<bool> stop_{false};
 
     mutable std::mutex statsMutex_;

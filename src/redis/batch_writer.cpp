@@ -146,7 +146,37 @@ ApplyResult BatchWriter::apply(const BatchAggregate &batch,
                                const std::vector<PartitionCommit> &commits, std::int64_t lostEvents,
                                std::int64_t nowMs)
 {
-    const auto reply = call(encode(batch, commits, lostEvents, nowMs));
+    submit(batch, commits, lostEvents, nowMs);
+    return collect();
+}
+
+void BatchWriter::submit(const BatchAggregate &batch, const std::vector<PartitionCommit> &commits,
+                         std::int64_t lostEvents, std::int64_t nowMs)
+{
+    if (!loaded_)
+        loadFunctions();
+    pending_ = encode(batch, commits, lostEvents, nowMs);
+    try {
+        connection_.send(pending_);
+    } catch (...) {
+        pending_.clear();
+        throw;
+    }
+}
+
+ApplyResult BatchWriter::collect()
+{
+    const auto command = std::move(pending_);
+    pending_.clear();
+    auto reply = connection_.receive();
+    if (reply->type == REDIS_REPLY_ERROR && isMissingFunction({reply->str, reply->len}))
+        reply = call(command); // Redis lost its functions (restart without persistence)
+    throwIfError(reply.get(), "pb_apply_v1");
+    return parse(reply.get());
+}
+
+ApplyResult BatchWriter::parse(const redisReply *reply)
+{
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1)
         throw Error(ErrorKind::Fatal, "pb_apply_v1 answered something unexpected");
     ApplyResult result;

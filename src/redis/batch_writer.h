@@ -45,6 +45,12 @@ public:
     // was applied exactly once; the caller retries and the compare-and-set sorts out which).
     ApplyResult apply(const BatchAggregate &batch, const std::vector<PartitionCommit> &commits,
                       std::int64_t lostEvents, std::int64_t nowMs);
+    // The same, split: submit() sends the batch, collect() waits for the verdict, so the next
+    // batch can be built meanwhile. One submitted batch at a time.
+    void submit(const BatchAggregate &batch, const std::vector<PartitionCommit> &commits,
+                std::int64_t lostEvents, std::int64_t nowMs);
+    ApplyResult collect();
+    bool submitted() const { return !pending_.empty(); }
 
     // Heartbeat (also trims last-seen and refreshes the seed active_users while idle).
     void beat(const std::string &aggregatorId, const std::string &json, std::int64_t nowMs);
@@ -61,7 +67,10 @@ private:
     Command encode(const BatchAggregate &batch, const std::vector<PartitionCommit> &commits,
                    std::int64_t lostEvents, std::int64_t nowMs) const;
 
+    static ApplyResult parse(const redisReply *reply);
+
     Connection &connection_;
+    Command pending_; // the submitted FCALL, kept to re-send after a function (re)load
     Schema schema_;
     AggregationOptions options_;
     bool loaded_ = false;

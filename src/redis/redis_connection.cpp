@@ -142,9 +142,12 @@ void Connection::ensureConnected()
 
 void Connection::failIo(const char *what)
 {
+    if (!context_)
+        throw Error(ErrorKind::Retriable, "Redis at " + endpoint_.toString() +
+                                              ": no connection to " + what +
+                                              " on (it was lost): retrying");
     auto error = errorFromContext(context_.get(), endpoint_.toString());
     context_.reset();
-    (void)what;
     throw error;
 }
 
@@ -181,6 +184,30 @@ std::vector<ReplyPtr> Connection::pipeline(const std::vector<Command> &commands)
         replies.emplace_back(static_cast<redisReply *>(raw));
     }
     return replies;
+}
+
+void Connection::send(const Command &args)
+{
+    ensureConnected();
+    std::vector<std::size_t> lengths;
+    auto argv = argvOf(args, lengths);
+    if (redisAppendCommandArgv(context_.get(), static_cast<int>(argv.size()), argv.data(),
+                               lengths.data()) != REDIS_OK)
+        failIo("append");
+    int done = 0;
+    while (!done)
+        if (redisBufferWrite(context_.get(), &done) != REDIS_OK)
+            failIo("send");
+}
+
+ReplyPtr Connection::receive()
+{
+    if (!context_)
+        failIo("read a reply");
+    void *raw = nullptr;
+    if (redisGetReply(context_.get(), &raw) != REDIS_OK || !raw)
+        failIo("read a reply");
+    return ReplyPtr(static_cast<redisReply *>(raw));
 }
 
 std::int64_t replyInteger(const redisReply *reply)

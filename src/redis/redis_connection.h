@@ -54,6 +54,10 @@ public:
     ReplyPtr command(const Command &args);
     // Sends all commands then reads all replies: one round trip.
     std::vector<ReplyPtr> pipeline(const std::vector<Command> &commands);
+    // Split round trip: send() writes a command out, receive() reads its reply later, so the
+    // caller can work while Redis does. One outstanding command at a time.
+    void send(const Command &args);
+    ReplyPtr receive();
 
     const Endpoint &endpoint() const { return endpoint_; }
 
