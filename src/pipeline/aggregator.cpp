@@ -496,7 +496,8 @@ void Aggregator::run(RunLimits limits)
             beat();
             nextBeat_ = now + options_.heartbeatInterval;
         }
-        auto wait = std::chrono::milliseconds(100);
+        // While a batch is with Redis, look for its verdict every few milliseconds.
+        auto wait = std::chrono::milliseconds(inFlight_ ? 2 : 100);
         if (!batch_.empty())
             wait = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(
                                   batchStarted_ + options_.flushInterval - now),
@@ -517,8 +518,8 @@ void Aggregator::run(RunLimits limits)
         if (!batch_.empty() && (batch_.events() >= options_.maxBatchEvents ||
                                 Clock::now() - batchStarted_ >= options_.flushInterval))
             flush(false); // submit, and build the next batch while Redis applies this one
-        else if (inFlight_ && batch_.empty())
-            complete(); // nothing new came: do not leave the last batch unconfirmed
+        else if (inFlight_ && (batch_.empty() || writer_.verdictReady()))
+            complete(); // confirm as soon as Redis answers (and never leave one unconfirmed)
         if (tracker_.fatal)
             throw Error(ErrorKind::Fatal, "Kafka: " + tracker_.lastReason);
     }

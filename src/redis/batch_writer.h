@@ -51,6 +51,7 @@ public:
                 std::int64_t lostEvents, std::int64_t nowMs);
     ApplyResult collect();
     bool submitted() const { return !pending_.empty(); }
+    bool verdictReady() const { return connection_.replyReady(); }
 
     // Heartbeat (also trims last-seen and refreshes the seed active_users while idle).
     void beat(const std::string &aggregatorId, const std::string &json, std::int64_t nowMs);

@@ -3,6 +3,7 @@
 #include "redis_error.h"
 
 #include <charconv>
+#include <poll.h>
 #include <sys/time.h>
 
 namespace pb::redis {
@@ -208,6 +209,14 @@ ReplyPtr Connection::receive()
     if (redisGetReply(context_.get(), &raw) != REDIS_OK || !raw)
         failIo("read a reply");
     return ReplyPtr(static_cast<redisReply *>(raw));
+}
+
+bool Connection::replyReady() const
+{
+    if (!context_)
+        return true; // receive() will say what went wrong at once
+    pollfd fd{context_->fd, POLLIN, 0};
+    return ::poll(&fd, 1, 0) != 0;
 }
 
 std::int64_t replyInteger(const redisReply *reply)

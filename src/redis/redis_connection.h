@@ -58,6 +58,8 @@ public:
     // caller can work while Redis does. One outstanding command at a time.
     void send(const Command &args);
     ReplyPtr receive();
+    // True when receive() would not wait: the reply (or an error) is there to read.
+    bool replyReady() const;
 
     const Endpoint &endpoint() const { return endpoint_; }
 
