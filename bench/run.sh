@@ -12,6 +12,7 @@ PARTITIONS=${PARTITIONS:-24}        # the embedded broker keeps ~5 MB per partit
 RSS_EVENTS=${RSS_EVENTS:-5000000}
 RSS_CHECKPOINT=${RSS_CHECKPOINT:-1000000}
 LATENCY_SECONDS=${LATENCY_SECONDS:-10}
+GUI_MINUTES=${GUI_MINUTES:-0}      # > 0: also the dashboard's peak RSS after this long (offscreen)
 OUT=${OUT:-docs/benchmarks.md}
 
 if [ -z "${BENCH_BIN:-}" ]; then
@@ -55,8 +56,25 @@ for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break;
 run /usr/bin/python3 bench/reference_consumer.py "$BROKERS" bench 127.0.0.1 "$redis_port" "$REFERENCE_EVENTS"
 
 run $BENCH latency --brokers "$BROKERS" --topic bench-latency-10k --rate 10000 --seconds "$LATENCY_SECONDS"
-run $BENCH latency --brokers "$BROKERS" --topic bench-latency-10k --rate 100000 --seconds "$LATENCY_SECONDS"
+run $BENCH latency --brokers "$BROKERS" --topic bench-latency-100k --rate 100000 --seconds "$LATENCY_SECONDS"
 run $BENCH rss --brokers "$BROKERS" --topic bench-rss --count "$RSS_EVENTS" --checkpoint "$RSS_CHECKPOINT"
+
+# The dashboard's memory after N minutes of live charts (embedded stack, simulator running).
+gui_rss="not measured in this run (GUI_MINUTES=30 bench/run.sh measures it)"
+if [ "$GUI_MINUTES" -gt 0 ]; then
+    echo "» pulseboard --screenshot after $GUI_MINUTES min (offscreen)" >&2
+    QT_QPA_PLATFORM=offscreen $BIN/src/gui/pulseboard --settings "$work/gui.ini" \
+        --screenshot "$work/gui.png" --after $((GUI_MINUTES * 60)) >"$work/gui.log" 2>&1 &
+    gui_pid=$!
+    gui_first=""; gui_last=""
+    while kill -0 "$gui_pid" 2>/dev/null; do
+        hwm=$(awk '/VmHWM/{print $2}' "/proc/$gui_pid/status" 2>/dev/null || true)
+        [ -n "$hwm" ] && gui_last=$hwm && [ -z "$gui_first" ] && [ "$SECONDS" -gt 0 ] && gui_first=$hwm
+        sleep 10
+    done
+    gui_rss="$gui_last kB after $GUI_MINUTES min"
+    echo "RESULT gui_peak_rss_kb=$gui_last gui_minutes=$GUI_MINUTES" >>"$results"
+fi
 
 value() { grep -o "$1=[0-9.-]*" "$results" | sed -n "${2:-1}p" | cut -d= -f2; }
 ratio() { python3 -c "print('%.2f' % ($1 / $2))"; }
@@ -85,6 +103,7 @@ table=$(cat <<TABLE
 | latency produced → in Redis at 10,000/s | p50 $p50_10k ms, p99 $p99_10k ms | | | |
 | latency produced → in Redis at 100,000/s | p50 $p50_100k ms, p99 $p99_100k ms | | p99 ≤ 250 ms | $(verdict "$p99_100k" "<=" 250) |
 | aggregator peak RSS after $RSS_CHECKPOINT / $RSS_EVENTS events | $rss1 kB / $rss5 kB | $growth × | ≤ 1.10 × | $(verdict "$growth" "<=" 1.10) |
+| dashboard peak RSS, live charts, simulator at 2,000/s | $gui_rss | | bounded | |
 TABLE
 )
 echo
