@@ -130,6 +130,8 @@ echo "$table"
     echo '```'
     grep RESULT "$results"
     echo '```'
+    echo
+    cat bench/ANALYSIS.md
 } >"$OUT.tmp"
 mv "$OUT.tmp" "$OUT"
 echo "wrote $OUT"
