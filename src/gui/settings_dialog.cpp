@@ -93,14 +93,16 @@ AppSettings SettingsDialog::settings() const
 
 void SettingsDialog::revalidate()
 {
-    for (auto *label : errorLabels_)
-        static_cast<QLabel *>(label)->clear(), label->setVisible(false);
+    for (auto *label : std::as_const(errorLabels_)) {
+        label->clear();
+        label->setVisible(false);
+    }
     const auto external = ui_->modeExternal->isChecked();
     for (auto *w : std::initializer_list<QWidget *>{ui_->kafkaBrokers, ui_->redisHost,
                                                     ui_->redisPort, ui_->testKafka, ui_->testRedis})
         w->setEnabled(external);
     for (const auto &error : validate(settings())) {
-        if (auto *label = static_cast<QLabel *>(errorLabels_.value(error.field))) {
+        if (auto *label = errorLabels_.value(error.field)) {
             label->setText(error.message);
             label->setVisible(true);
         }
@@ -115,7 +117,7 @@ bool SettingsDialog::acceptable() const
 
 QString SettingsDialog::errorFor(const QString &field) const
 {
-    const auto *label = static_cast<QLabel *>(errorLabels_.value(field));
+    const auto *label = errorLabels_.value(field);
     return label ? label->text() : QString();
 }
 

@@ -5,6 +5,9 @@
 #include "app_settings.h"
 
 #include <QDialog>
+#include <QHash>
+
+class QLabel;
 
 #include <memory>
 
@@ -37,7 +40,7 @@ private:
     void showVerdict(const QString &which, bool ok, const QString &message);
 
     std::unique_ptr<Ui::SettingsDialog> ui_;
-    QHash<QString, QWidget *> errorLabels_;
+    QHash<QString, QLabel *> errorLabels_; // settings key -> the reason shown under its field
 };
 
 } // namespace pb::gui
