@@ -5,6 +5,7 @@
 #include "kafka/kafka_client.h"
 #include "redis/redis_connection.h"
 
+#include <QFileDialog>
 #include <QLabel>
 #include <QPointer>
 #include <QPushButton>
@@ -59,6 +60,13 @@ SettingsDialog::SettingsDialog(const AppSettings &s, QWidget *parent)
         connect(spin, &QSpinBox::valueChanged, this, &SettingsDialog::revalidate);
     connect(ui_->saslMechanism, &QComboBox::currentIndexChanged, this, &SettingsDialog::revalidate);
     connect(ui_->modeEmbedded, &QRadioButton::toggled, this, &SettingsDialog::revalidate);
+    connect(ui_->browseSslCaFile, &QPushButton::clicked, this, [this] {
+        const auto file = QFileDialog::getOpenFileName(
+            this, tr("CA certificate of the Kafka brokers"), ui_->sslCaFile->text(),
+            tr("Certificates (*.pem *.crt *.cer);;All files (*)"));
+        if (!file.isEmpty())
+            ui_->sslCaFile->setText(file);
+    });
     connect(ui_->testKafka, &QPushButton::clicked, this, &SettingsDialog::testKafka);
     connect(ui_->testRedis, &QPushButton::clicked, this, &SettingsDialog::testRedis);
     connect(ui_->buttons, &QDialogButtonBox::accepted, this, &QDialog::accept);
