@@ -56,13 +56,24 @@ void BatchAggregate::addValid(const EventView &event, std::int64_t eventTimeMs, 
     if (eventTimeMs >= nowMs - bucketHistoryMs_) {
         const auto second = floorDiv(eventTimeMs, 1000);
         const auto minute = floorDiv(second, 60);
-        ++perSecond[second];
-        ++perMinute[minute];
-        ++counter(pagesByMinute[minute], event.page);
+        // Events of a batch mostly share their second and minute: look those buckets up once.
+        if (second != cachedSecond_) {
+            cachedSecond_ = second;
+            secondCount_ = &perSecond[second];
+        }
+        if (minute != cachedMinute_) {
+            cachedMinute_ = minute;
+            minuteCount_ = &perMinute[minute];
+            minutePages_ = &pagesByMinute[minute];
+            minuteUserActions_ = &userActionsByMinute[minute];
+        }
+        ++*secondCount_;
+        ++*minuteCount_;
+        ++counter(*minutePages_, event.page);
         fieldScratch_.assign(event.action);
         fieldScratch_ += kFieldSeparator;
         fieldScratch_ += event.userId;
-        ++counter(userActionsByMinute[minute], fieldScratch_);
+        ++counter(*minuteUserActions_, fieldScratch_);
     }
 
     fill(feed, raw, source, offset, eventTimeMs, {});
@@ -80,7 +91,7 @@ void BatchAggregate::clear()
 {
     validCount = 0;
     invalidCount = 0;
-    // clear() keeps the buckets' memory: the next batch sees mostly the same keys.
+    cachedSecond_ = cachedMinute_ = kNoBucket;
     pages.clear();
     pagesByMinute.clear();
     lastSeen.clear();

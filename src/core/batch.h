@@ -6,6 +6,7 @@
 #include "event.h"
 
 #include <array>
+#include <climits>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -107,8 +108,16 @@ public:
     FeedRing badFeed;
 
 private:
+    static constexpr std::int64_t kNoBucket = INT64_MIN;
     std::int64_t bucketHistoryMs_;
     std::string fieldScratch_;
+    // The buckets of the last event's second and minute (std::map values do not move).
+    std::int64_t cachedSecond_ = kNoBucket;
+    std::int64_t cachedMinute_ = kNoBucket;
+    std::int64_t *secondCount_ = nullptr;
+    std::int64_t *minuteCount_ = nullptr;
+    StringCounts *minutePages_ = nullptr;
+    StringCounts *minuteUserActions_ = nullptr;
 };
 
 // Floor division for epoch arithmetic (times before 1970 stay in the right bucket).
