@@ -1,3 +1,11 @@
+// The embedded redis-server.
+//
+// Lifetime: the child is started with PR_SET_PDEATHSIG(SIGTERM), so it is told to exit when
+// the parent goes away. Linux sends that signal when the *thread* that called fork() exits, not
+// when the process does: an EmbeddedRedis must be created (and start() called) on a thread that
+// lives as long as the server should, such as the main thread. One started from a short-lived
+// worker thread would be terminated when that worker finishes.
+
 #include "embedded_redis.h"
 
 #include "core/error.h"
@@ -6,6 +14,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <fcntl.h>
 #include <fstream>
 #include <netinet/in.h>
@@ -21,27 +30,55 @@ namespace pb::redis {
 
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
+// The port was taken between picking it and redis-server binding it; the constructor picks
+// another one when it chose the port itself.
+class PortTaken : public Error {
+public:
+    explicit PortTaken(const std::string &message)
+        : Error(ErrorKind::Fatal, message)
+    {
+    }
+};
+
 std::string findExecutable(const std::string &name)
 {
+    if (name.empty())
+        return {};
     if (name.find('/') != std::string::npos)
         return access(name.c_str(), X_OK) == 0 ? name : std::string();
     const char *path = std::getenv("PATH");
-    std::stringstream dirs(path ? path : "/usr/local/bin:/usr/bin:/bin");
+    std::stringstream dirs(path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
     std::string dir;
     while (std::getline(dirs, dir, ':')) {
         const auto candidate = (dir.empty() ? "." : dir) + "/" + name;
-        if (access(candidate.c_str(), X_OK) == 0)
+        struct stat st {};
+        if (stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+            access(candidate.c_str(), X_OK) == 0)
             return candidate;
     }
     return {};
 }
 
+std::string readFile(const std::filesystem::path &file)
+{
+    std::ifstream in(file, std::ios::binary);
+    std::stringstream all;
+    all << in.rdbuf();
+    return all.str();
+}
+
+// The last lines of the log, indented, for error messages.
 std::string tail(const std::filesystem::path &file, std::size_t lines)
 {
-    std::ifstream in(file);
+    std::stringstream in(readFile(file));
     std::vector<std::string> all;
     for (std::string line; std::getline(in, line);)
-        all.push_back(line);
+        if (!line.empty())
+            all.push_back(line);
+    if (all.empty())
+        return " (empty)";
     std::string out;
     for (auto i = all.size() > lines ? all.size() - lines : 0; i < all.size(); ++i)
         out += "\n  " + all[i];
@@ -69,70 +106,146 @@ std::string configQuote(const std::string &value)
     return out + "\"";
 }
 
-bool portBindable(int port)
+// Writes a file readable by us only (it may hold the password); no window with wider modes.
+void writePrivateFile(const std::filesystem::path &file, const std::string &text)
 {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int fd = -1;
+    do
+        fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    while (fd < 0 && errno == EINTR);
     if (fd < 0)
-        return false;
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        throw Error(ErrorKind::Fatal, "cannot write " + file.string() + " for redis-server");
+    ::fchmod(fd, 0600); // in case it already existed with other bits
+    std::size_t done = 0;
+    while (done < text.size()) {
+        const auto n = ::write(fd, text.data() + done, text.size() - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            ::close(fd);
+            throw Error(ErrorKind::Fatal, "cannot write " + file.string() + " for redis-server");
+        }
+        done += static_cast<std::size_t>(n);
+    }
+    ::close(fd);
+}
+
+sockaddr_in loopback(int port)
+{
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(static_cast<std::uint16_t>(port));
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    const bool ok = bind(fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr) == 0;
-    close(fd);
+    return addr;
+}
+
+// Whether redis-server could bind the port now (it sets SO_REUSEADDR too, so TIME_WAIT
+// connections of a previous run do not count).
+bool portBindable(int port)
+{
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    auto addr = loopback(port);
+    const bool ok = ::bind(fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr) == 0;
+    ::close(fd);
     return ok;
+}
+
+void sleepFor(std::chrono::milliseconds ms)
+{
+    std::this_thread::sleep_for(ms); // restarts after EINTR
+}
+
+// Reaps the child if it has exited; true then, with how it ended in *how.
+bool reaped(pid_t pid, std::string *how = nullptr)
+{
+    for (;;) {
+        int status = 0;
+        const pid_t r = ::waitpid(pid, &status, WNOHANG);
+        if (r == pid) {
+            if (how && WIFEXITED(status))
+                *how = "exited with status " + std::to_string(WEXITSTATUS(status));
+            else if (how && WIFSIGNALED(status))
+                *how = "was killed by signal " + std::to_string(WTERMSIG(status));
+            return true;
+        }
+        if (r < 0 && errno == EINTR)
+            continue;
+        // ECHILD: someone else reaped it (or SIGCHLD is ignored): it is gone either way.
+        return r < 0 && errno == ECHILD;
+    }
+}
+
+// The server on the port is our child (and not someone else's server that won the port).
+bool answersAs(Connection &probe, pid_t pid)
+{
+    const auto reply = probe.command({"INFO", "server"});
+    if (reply->type != REDIS_REPLY_STRING)
+        return false;
+    const std::string_view info(reply->str, reply->len);
+    const std::string key = "process_id:" + std::to_string(pid) + "\r";
+    return info.find(key) != std::string_view::npos;
 }
 
 } // namespace
 
 int pickFreeLoopbackPort()
 {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
-        throw Error(ErrorKind::Fatal, "cannot open a socket to find a free port");
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = 0;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        throw Error(ErrorKind::Fatal, "cannot open a socket to find a free loopback port");
+    auto addr = loopback(0);
     socklen_t len = sizeof addr;
-    if (bind(fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0 ||
-        getsockname(fd, reinterpret_cast<sockaddr *>(&addr), &len) != 0) {
-        close(fd);
+    if (::bind(fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr *>(&addr), &len) != 0) {
+        ::close(fd);
         throw Error(ErrorKind::Fatal, "cannot bind a loopback socket to find a free port");
     }
-    close(fd);
+    ::close(fd);
     return ntohs(addr.sin_port);
 }
 
 EmbeddedRedis::EmbeddedRedis(EmbeddedRedisOptions options)
     : options_(std::move(options))
 {
-    options_.executable = findExecutable(options_.executable);
-    if (options_.executable.empty())
+    const auto found = findExecutable(options_.executable);
+    if (found.empty())
         throw Error(ErrorKind::Fatal,
-                    "redis-server not found on PATH: install it (apt-get install redis-server) "
-                    "or point Pulseboard at an external Redis");
+                    (options_.executable == "redis-server"
+                         ? std::string("redis-server not found on PATH")
+                         : "redis-server not found at '" + options_.executable + "'") +
+                        ": install it (apt-get install redis-server) or point Pulseboard at an "
+                        "external Redis");
+    options_.executable = found;
+
     const char *tmp = std::getenv("TMPDIR");
-    std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/pulseboard-redis-XXXXXX";
-    if (!mkdtemp(pattern.data()))
+    const std::string base = tmp && *tmp ? tmp : "/tmp";
+    std::string pattern = base + "/pulseboard-redis-XXXXXX";
+    if (!::mkdtemp(pattern.data()))
         throw Error(ErrorKind::Fatal, "cannot create a temporary directory for redis-server in " +
-                                          std::string(tmp && *tmp ? tmp : "/tmp"));
+                                          base + ": " + std::strerror(errno));
     dir_ = pattern;
+
     const bool autoPort = options_.port == 0;
-    for (int attempt = 0;; ++attempt) {
-        port_ = autoPort ? pickFreeLoopbackPort() : options_.port;
+    for (int attempt = 1;; ++attempt) {
         try {
+            port_ = autoPort ? pickFreeLoopbackPort() : options_.port;
             start();
             return;
-        } catch (const Error &) {
-            // Another process may have taken the port between our check and redis' bind.
-            if (!autoPort || attempt >= 2) {
-                std::error_code ec;
-                std::filesystem::remove_all(dir_, ec);
-                throw;
-            }
+        } catch (const PortTaken &) {
+            // Someone took the port between our check and redis' bind: pick another.
+            if (autoPort && attempt < 3)
+                continue;
+            std::error_code ec;
+            std::filesystem::remove_all(dir_, ec);
+            throw;
+        } catch (...) {
+            std::error_code ec;
+            std::filesystem::remove_all(dir_, ec);
+            throw;
         }
     }
 }
@@ -157,97 +270,120 @@ void EmbeddedRedis::start()
 {
     if (pid_ > 0)
         return;
-    // After stop(), wait until the port can be bound again (for restart tests).
-    for (int i = 0; i < 100 && !portBindable(port_); ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    // After stop() the same port is reused (outage tests): wait until it can be bound again.
+    // Still taken after the start timeout: someone else holds it; say so rather than start a
+    // server that cannot listen.
+    const auto bindDeadline = Clock::now() + options_.startTimeout;
+    while (!portBindable(port_)) {
+        if (Clock::now() >= bindDeadline)
+            throw PortTaken("cannot start redis-server: 127.0.0.1:" + std::to_string(port_) +
+                            " is in use by another process; choose another port (or 0 for a "
+                            "free one)");
+        sleepFor(std::chrono::milliseconds(20));
+    }
 
-    // The configuration goes in a 0600 file so that a password never shows in ps.
+    // The options go in a 0600 file, not argv, so that the password never shows in ps.
     const auto conf = dir_ / "redis.conf";
     const auto log = dir_ / "redis.log";
-    {
-        std::ofstream out(conf, std::ios::trunc);
-        out << "port " << port_ << "\nbind 127.0.0.1\ndir " << configQuote(dir_.string())
-            << "\nsave \"\"\nappendonly no\ndaemonize no\nprotected-mode no\n"
-            << "enable-debug-command local\nlogfile \"\"\n";
-        if (!options_.password.empty())
-            out << "requirepass " << configQuote(options_.password) << "\n";
-    }
-    chmod(conf.c_str(), 0600);
+    std::string config = "port " + std::to_string(port_) +
+                         "\n"
+                         "bind 127.0.0.1\n"
+                         "dir " +
+                         configQuote(dir_.string()) +
+                         "\n"
+                         "save \"\"\n"
+                         "appendonly no\n"
+                         "daemonize no\n"
+                         "protected-mode no\n"
+                         "enable-debug-command local\n"
+                         "logfile \"\"\n";
+    if (!options_.password.empty())
+        config += "requirepass " + configQuote(options_.password) + "\n";
+    writePrivateFile(conf, config);
 
-    const pid_t parent = getpid();
-    const pid_t child = fork();
+    const pid_t parent = ::getpid();
+    const pid_t child = ::fork();
     if (child < 0)
-        throw Error(ErrorKind::Fatal, "cannot start redis-server: fork failed");
+        throw Error(ErrorKind::Fatal,
+                    std::string("cannot start redis-server: fork failed: ") + std::strerror(errno));
     if (child == 0) {
-        // The child: die with the thread that started us, keep out of the terminal's process
-        // group (a Ctrl-C is ours to handle), take back signals our parent blocks.
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid() != parent)
-            _exit(127);
-        setpgid(0, 0);
+        // The child: async-signal-safe calls only until exec. Die with the thread that started
+        // us (see the top of this file), or at once if that thread is already gone.
+        ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (::getppid() != parent)
+            ::_exit(127);
+        // Out of the terminal's process group: a Ctrl-C goes to Pulseboard, which stops the
+        // server in order (and the death signal covers the rest).
+        ::setpgid(0, 0);
         sigset_t none;
         sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, nullptr);
-        const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);
+        const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
         if (fd >= 0) {
-            dup2(fd, STDOUT_FILENO);
-            dup2(fd, STDERR_FILENO);
-            close(fd);
+            ::dup2(fd, STDOUT_FILENO);
+            ::dup2(fd, STDERR_FILENO);
         }
-        const int devnull = open("/dev/null", O_RDONLY);
+        const int devnull = ::open("/dev/null", O_RDONLY);
         if (devnull >= 0)
-            dup2(devnull, STDIN_FILENO);
-        execl(options_.executable.c_str(), options_.executable.c_str(), conf.c_str(),
-              static_cast<char *>(nullptr));
-        _exit(127);
+            ::dup2(devnull, STDIN_FILENO);
+        ::close_range(3, ~0U, 0); // no inherited sockets or pipes in the server
+        ::execl(options_.executable.c_str(), options_.executable.c_str(), conf.c_str(),
+                static_cast<char *>(nullptr));
+        ::_exit(127);
     }
     pid_ = child;
 
-    const auto deadline = std::chrono::steady_clock::now() + options_.startTimeout;
-    std::string lastError;
-    while (std::chrono::steady_clock::now() < deadline) {
-        int status = 0;
-        if (waitpid(pid_, &status, WNOHANG) == pid_) {
+    const auto deadline = Clock::now() + options_.startTimeout;
+    std::string lastError = "no answer yet";
+    do {
+        std::string how = "exited";
+        if (reaped(pid_, &how)) {
             pid_ = -1;
-            throw Error(ErrorKind::Fatal, "redis-server exited at start (port " +
-                                              std::to_string(port_) + "):" + tail(log, 5));
+            const auto text = readFile(log);
+            const auto message = "redis-server " + how + " at start (" + options_.executable +
+                                 ", port " + std::to_string(port_) +
+                                 "); the end of its log:" + tail(log, 5);
+            if (text.find("Address already in use") != std::string::npos)
+                throw PortTaken(message);
+            throw Error(ErrorKind::Fatal, message);
         }
         try {
             Connection probe(endpoint(),
                              {std::chrono::milliseconds(200), std::chrono::milliseconds(500)});
             probe.connect(); // AUTH (if any) and PING
-            return;
+            if (answersAs(probe, pid_))
+                return;
+            lastError = "another server answers on the port";
         } catch (const Error &e) {
             lastError = e.what();
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+        sleepFor(std::chrono::milliseconds(20));
+    } while (Clock::now() < deadline);
     stop();
-    throw Error(ErrorKind::Fatal, "redis-server did not answer within " +
-                                      std::to_string(options_.startTimeout.count()) + " ms (" +
-                                      lastError + "):" + tail(log, 5));
+    throw Error(ErrorKind::Fatal,
+                "redis-server did not answer on 127.0.0.1:" + std::to_string(port_) + " within " +
+                    std::to_string(options_.startTimeout.count()) + " ms (" + lastError +
+                    "); the end of its log:" + tail(log, 5));
 }
 
 void EmbeddedRedis::stop()
 {
     if (pid_ <= 0)
         return;
-    kill(pid_, SIGTERM);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    for (;;) {
-        int status = 0;
-        const pid_t r = waitpid(pid_, &status, WNOHANG);
-        if (r == pid_ || (r < 0 && errno == ECHILD))
-            break;
-        if (std::chrono::steady_clock::now() >= deadline) {
-            kill(pid_, SIGKILL);
-            while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-            }
-            break;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+    const pid_t pid = pid_;
     pid_ = -1;
+    ::kill(pid, SIGTERM);
+    const auto deadline = Clock::now() + std::chrono::seconds(5);
+    while (!reaped(pid)) {
+        if (Clock::now() >= deadline) {
+            ::kill(pid, SIGKILL);
+            int status = 0;
+            while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+            }
+            return;
+        }
+        sleepFor(std::chrono::milliseconds(5));
+    }
 }
 
 } // namespace pb::redis

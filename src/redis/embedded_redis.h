@@ -2,6 +2,8 @@
 // A redis-server child process on a free loopback port with its own temporary directory; the
 // embedded default and the test fixture. The child dies with us (PR_SET_PDEATHSIG), and the
 // destructor stops it and removes the directory. Thread-safe: no (own it from one thread).
+// PR_SET_PDEATHSIG fires when the *thread* that forked exits, not the process: own it from a
+// thread that lives as long as you need the server (the GUI keeps a dedicated one).
 
 #include "redis_connection.h"
 

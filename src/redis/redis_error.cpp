@@ -2,7 +2,6 @@
 
 #include <hiredis/hiredis.h>
 
-#include <cerrno>
 #include <string>
 
 namespace pb::redis {
@@ -19,6 +18,24 @@ bool contains(std::string_view text, std::string_view part)
     return text.find(part) != std::string_view::npos;
 }
 
+// The error code of a reply: its first word ("BUSY" in "BUSY Redis is busy...", and not the
+// "BUSYGROUP" of XGROUP CREATE).
+std::string_view code(std::string_view reply)
+{
+    return reply.substr(0, reply.find(' '));
+}
+
+// Who answered, for the start of a message: connect() passes "Redis at host:port"; other
+// callers pass what they were doing ("HKEYS", "pb_apply_v1"), which becomes "Redis (HKEYS)".
+std::string subject(std::string_view context)
+{
+    if (context.empty())
+        return "Redis";
+    if (startsWith(context, "Redis"))
+        return std::string(context);
+    return "Redis (" + std::string(context) + ")";
+}
+
 } // namespace
 
 pb::Error errorFromContext(const redisContext *ctx, std::string_view endpoint)
@@ -26,27 +43,37 @@ pb::Error errorFromContext(const redisContext *ctx, std::string_view endpoint)
     const std::string where = "Redis at " + std::string(endpoint);
     if (!ctx)
         return {ErrorKind::Retriable, where + ": out of memory creating the connection"};
+    // hiredis puts strerror()/gai_strerror() text in errstr; errno itself may have moved on.
     const std::string text = ctx->errstr;
-    if (contains(text, "Name or service not known") || contains(text, "not known") ||
-        contains(text, "resolve") || contains(text, "Temporary failure in name resolution"))
-        return {ErrorKind::Retriable,
-                where + ": cannot resolve the host name (" + text + "): check the host"};
+    if (contains(text, "not known") || contains(text, "name resolution") ||
+        contains(text, "No address associated") || contains(text, "resolve"))
+        // Retriable: a DNS blip looks the same as a typo, and retrying a typo is harmless.
+        return {ErrorKind::Retriable, where + ": cannot resolve host (" + text +
+                                          "): check the host name in --redis host:port"};
     switch (ctx->err) {
     case REDIS_ERR_EOF:
-        return {ErrorKind::Retriable, where + " closed the connection (restarting, or "
-                                              "a timeout or limit on the server side)"};
+        return {ErrorKind::Retriable,
+                where + ": connection closed by the server (restarted, or it dropped an idle or "
+                        "over-limit client): reconnecting"};
     case REDIS_ERR_IO:
-        if (contains(text, "refused") || errno == ECONNREFUSED)
+        if (contains(text, "refused"))
             return {ErrorKind::Retriable, where + " refused the connection: is redis-server "
-                                                  "running there? Check the host and port"};
-        if (contains(text, "timed out") || contains(text, "Resource temporarily unavailable") ||
-            errno == EAGAIN || errno == ETIMEDOUT)
-            return {ErrorKind::Retriable, where + " did not answer in time (" + text +
-                                              "): check the host, port and firewall"};
-        return {ErrorKind::Retriable, where + ": " + text};
+                                                  "running there? Check --redis host:port"};
+        if (contains(text, "timed out") || contains(text, "temporarily unavailable"))
+            return {ErrorKind::Retriable, where + " did not answer in time (" + text + ")"};
+        if (contains(text, "reset by peer") || contains(text, "Broken pipe"))
+            return {ErrorKind::Retriable,
+                    where + ": connection closed (" + text + "): reconnecting"};
+        if (contains(text, "unreachable"))
+            return {ErrorKind::Retriable, where + " is unreachable (" + text +
+                                              "): check the network and --redis host:port"};
+        return {ErrorKind::Retriable, where + ": I/O error: " + text};
     case REDIS_ERR_PROTOCOL:
         return {ErrorKind::Fatal, where + " does not speak the Redis protocol (" + text +
-                                      "): is this the right port, and is it plain TCP?"};
+                                      "): is --redis the right port, and is it plain TCP "
+                                      "(TLS is not supported)?"};
+    case REDIS_ERR_OOM:
+        return {ErrorKind::Retriable, where + ": out of memory in the Redis client"};
     default:
         return {ErrorKind::Retriable, where + ": " + text};
     }
@@ -54,30 +81,72 @@ pb::Error errorFromContext(const redisContext *ctx, std::string_view endpoint)
 
 pb::Error errorFromReply(std::string_view reply, std::string_view context)
 {
-    std::string message = "Redis: " + std::string(context) + ": " + std::string(reply);
-    if (startsWith(reply, "NOAUTH"))
-        return {ErrorKind::Fatal, "Redis requires a password (NOAUTH): give it with "
-                                  "--redis-password or PULSEBOARD_REDIS_PASSWORD"};
-    if (startsWith(reply, "WRONGPASS") || contains(reply, "invalid password") ||
-        contains(reply, "invalid username-password"))
+    const std::string who = subject(context);
+    const std::string said = " [Redis said: " + std::string(reply) + "]";
+    const auto c = code(reply);
+
+    // Authentication: retrying with the same settings cannot help.
+    if (c == "NOAUTH")
         return {ErrorKind::Fatal,
-                "Redis refused the password (" + std::string(reply) + "): check the password"};
-    if (contains(reply, "without any password configured") ||
-        contains(reply, "called without any password"))
-        return {ErrorKind::Fatal, "Redis has no password set but one was given: remove the "
-                                  "password from the settings"};
-    if (startsWith(reply, "NOPERM"))
-        return {ErrorKind::Fatal, message + " (the Redis ACL user lacks a permission)"};
-    if (startsWith(reply, "LOADING") || startsWith(reply, "BUSY") ||
-        startsWith(reply, "MASTERDOWN") || startsWith(reply, "TRYAGAIN") ||
-        startsWith(reply, "CLUSTERDOWN") || startsWith(reply, "OOM") ||
-        startsWith(reply, "READONLY") || contains(reply, "Function not found") ||
-        startsWith(reply, "NOSCRIPT"))
-        return {ErrorKind::Retriable, message};
-    if (startsWith(reply, "MOVED") || startsWith(reply, "ASK"))
-        return {ErrorKind::Fatal, "Redis answered with a cluster redirect (" + std::string(reply) +
-                                      "): Redis Cluster is not supported by this connection yet"};
-    return {ErrorKind::Fatal, message};
+                who + " requires a password (NOAUTH): pass --redis-password (or set "
+                      "PULSEBOARD_REDIS_PASSWORD)"};
+    if (c == "WRONGPASS" || startsWith(reply, "ERR invalid password") ||
+        contains(reply, "invalid username-password"))
+        return {ErrorKind::Fatal, who +
+                                      ": wrong password (WRONGPASS/ERR invalid password): "
+                                      "check --redis-password (and --redis-user)" +
+                                      said};
+    if (contains(reply, "without any password configured"))
+        return {ErrorKind::Fatal,
+                who +
+                    " has no password configured, but a password was given (AUTH failed): "
+                    "drop --redis-password, or set requirepass on the server" +
+                    said};
+    if (c == "NOPERM")
+        return {ErrorKind::Fatal, who +
+                                      ": permission denied by the Redis ACL: grant the user "
+                                      "the command and keys, or use another --redis-user" +
+                                      said};
+
+    // Cluster redirects: this connection talks to one node.
+    if (c == "MOVED" || c == "ASK")
+        return {ErrorKind::Fatal,
+                who +
+                    ": Redis Cluster redirect: cluster mode is not supported by this "
+                    "connection; point --redis at a standalone Redis" +
+                    said};
+
+    // Transient server states: the same command can succeed later.
+    if (c == "LOADING")
+        return {ErrorKind::Retriable,
+                who + " is loading its data set into memory (LOADING): retrying" + said};
+    if (c == "BUSY")
+        return {ErrorKind::Retriable,
+                who + " is busy running a script or function (BUSY): retrying" + said};
+    if (c == "MASTERDOWN")
+        return {ErrorKind::Retriable,
+                who + ": the replica lost its primary (MASTERDOWN): retrying" + said};
+    if (c == "READONLY")
+        return {ErrorKind::Retriable,
+                who +
+                    " is a read-only replica (READONLY): point --redis at the primary; "
+                    "retrying in case of a failover" +
+                    said};
+    if (c == "TRYAGAIN" || c == "CLUSTERDOWN")
+        return {ErrorKind::Retriable,
+                who + ": the cluster is not ready (" + std::string(c) + "): retrying" + said};
+    if (c == "OOM")
+        return {ErrorKind::Retriable,
+                who +
+                    " is out of memory (OOM, maxmemory reached): free memory or raise "
+                    "maxmemory; retrying" +
+                    said};
+    // A restarted Redis without persistence has no scripts or functions: the caller reloads.
+    if (c == "NOSCRIPT" || contains(reply, "Function not found") ||
+        contains(reply, "function not found"))
+        return {ErrorKind::Retriable, who + ": " + std::string(reply)};
+
+    return {ErrorKind::Fatal, who + ": " + std::string(reply)};
 }
 
 } // namespace pb::redis
