@@ -243,6 +243,8 @@ int latency(const std::map<std::string, std::string> &f)
     so.topic = options.topic;
     so.rate = static_cast<double>(rate);
     so.duration = std::chrono::seconds(secs);
+    // Measure the pipeline as an app with librdkafka's default batching (5 ms) feeds it.
+    so.linger = std::chrono::milliseconds(number(f, "linger-ms", 5));
     kafka::Simulator simulator(options.kafka, so);
     const auto sent = simulator.run().acknowledged;
     std::this_thread::sleep_for(std::chrono::seconds(2));

@@ -43,9 +43,7 @@ Simulator::Simulator(KafkaSettings settings, SimulatorOptions options)
                                         {"retries", "2147483647"},
                                         {"retry.backoff.ms", "100"},
                                         {"message.timeout.ms", "60000"},
-                                        // Fuller batches: the embedded broker looks up message
-                                        // sets linearly, so many tiny ones cost it dearly.
-                                        {"linger.ms", "50"},
+                                        {"linger.ms", std::to_string(options_.linger.count())},
                                         {"batch.num.messages", "10000"},
                                         {"queue.buffering.max.messages", "1000000"},
                                         {"queue.buffering.max.kbytes", "1048576"},

@@ -24,6 +24,9 @@ struct SimulatorOptions {
     std::chrono::milliseconds connectTimeout{std::chrono::seconds(10)};
     std::chrono::milliseconds drainTimeout{std::chrono::seconds(30)}; // wait for acks at the end
     std::chrono::milliseconds progressInterval{250};
+    // Producer batching. 50 ms, not librdkafka's 5: the embedded broker looks up message sets
+    // linearly, so many tiny ones cost it a core over a long run.
+    std::chrono::milliseconds linger{50};
 };
 
 struct SimulatorStats {
