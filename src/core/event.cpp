@@ -1,7 +1,20 @@
-// Event validation with simdjson. The DOM parser validates the whole document (structure,
-// UTF-8, trailing content) in one pass; only a number too large for 64 bits sends us to the
-// On-Demand parser, which reads numbers lazily and so can tell "user_id out of range" from
-// "a huge number in a field we ignore".
+// Event validation with simdjson's On-Demand API.
+//
+// One pass over the payload: simdjson's stage 1 (run by iterate()) checks the UTF-8 of the whole
+// input, rejects raw control characters in strings and finds every token; we then walk the root
+// object's fields once. The four fields we know are read from their tokens; every other value is
+// still walked to the end (nested objects and arrays element by element, scalars checked against
+// the JSON grammar), because On-Demand is lazy and would otherwise skip a malformed value such as
+// [1 2] or tru without a word. After the object we check that nothing but whitespace follows it.
+// A byte order mark is not JSON to simdjson, so neither is a payload that starts with one.
+//
+// Problems with the event's fields are only recorded during the walk and reported after it, so a
+// document-level problem (not JSON, bad UTF-8) anywhere in the payload wins over a field problem,
+// and the field problems are reported in a fixed order: user_id, action, page, timestamp.
+//
+// Numbers are classified from their raw token (integer, float, or not a JSON number) and integers
+// are converted by hand, so a huge number in a field we ignore is fine and one in user_id or
+// timestamp is "out of range" rather than "not JSON".
 
 #include "event.h"
 
@@ -9,10 +22,14 @@
 
 #include <charconv>
 #include <cstring>
+#include <limits>
+#include <vector>
 
 namespace pb {
 
 namespace {
+
+namespace od = simdjson::ondemand;
 
 struct ReasonInfo {
     std::string_view name;
@@ -38,9 +55,321 @@ constexpr std::array<ReasonInfo, kInvalidReasonCount> kReasons{{
 
 constexpr std::int64_t kMaxEpochMs = 253'402'300'799'999; // 9999-12-31T23:59:59.999Z
 
+// Nesting levels: the root is level 1, a root object's field values level 2, and so on. JSON
+// nested deeper than this is reported as not JSON. It bounds the recursion of skipValue() and
+// must stay under the parser's max_depth(): On-Demand only asserts that limit (in debug builds).
+constexpr int kMaxDepth = 1000;
+static_assert(kMaxDepth < static_cast<int>(simdjson::DEFAULT_MAX_DEPTH));
+
+using Problem = std::optional<InvalidReason>;
+
+ValidationResult invalid(InvalidReason reason)
+{
+    return {reason, {}};
+}
+
 bool validLength(std::string_view s, std::size_t max)
 {
     return !s.empty() && s.size() <= max;
+}
+
+constexpr bool isJsonSpace(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+// simdjson's raw tokens run up to the next token, so they may end in whitespace.
+std::string_view trimRight(std::string_view token)
+{
+    while (!token.empty() && isJsonSpace(token.back()))
+        token.remove_suffix(1);
+    return token;
+}
+
+constexpr bool isDigit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+constexpr bool isHexDigit(char c)
+{
+    return isDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+constexpr bool isSimpleEscape(char c)
+{
+    switch (c) {
+    case '"':
+    case '\\':
+    case '/':
+    case 'b':
+    case 'f':
+    case 'n':
+    case 'r':
+    case 't':
+        return true;
+    default:
+        return false;
+    }
+}
+
+enum class NumberKind { Invalid, Integer, Float };
+
+// The JSON number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+NumberKind classifyNumber(std::string_view s)
+{
+    std::size_t i = 0;
+    const auto n = s.size();
+    if (i < n && s[i] == '-')
+        ++i;
+    if (i >= n || !isDigit(s[i]))
+        return NumberKind::Invalid;
+    if (s[i] == '0') {
+        ++i;
+    } else {
+        while (i < n && isDigit(s[i]))
+            ++i;
+    }
+    auto kind = NumberKind::Integer;
+    if (i < n && s[i] == '.') {
+        ++i;
+        if (i >= n || !isDigit(s[i]))
+            return NumberKind::Invalid;
+        while (i < n && isDigit(s[i]))
+            ++i;
+        kind = NumberKind::Float;
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        ++i;
+        if (i < n && (s[i] == '+' || s[i] == '-'))
+            ++i;
+        if (i >= n || !isDigit(s[i]))
+            return NumberKind::Invalid;
+        while (i < n && isDigit(s[i]))
+            ++i;
+        kind = NumberKind::Float;
+    }
+    return i == n ? kind : NumberKind::Invalid;
+}
+
+// simdjson reports both a malformed escape (\x, \u12) and an escaped lone surrogate (\ud800) as
+// STRING_ERROR. The first is not JSON; the second is well-formed JSON that cannot be UTF-8, so it
+// counts as invalid UTF-8. `text` points just past the opening quote; stage 1 guarantees a closing
+// quote before the end of the (padded) input.
+InvalidReason stringProblem(simdjson::error_code error, const char *text)
+{
+    if (error != simdjson::STRING_ERROR)
+        return InvalidReason::NotJson;
+    for (const char *p = text; *p != '"';) {
+        if (*p != '\\') {
+            ++p;
+            continue;
+        }
+        const char escaped = p[1];
+        if (escaped == 'u') {
+            for (int i = 2; i < 6; ++i)
+                if (!isHexDigit(p[i]))
+                    return InvalidReason::NotJson;
+            p += 6;
+        } else if (isSimpleEscape(escaped)) {
+            p += 2;
+        } else {
+            return InvalidReason::NotJson;
+        }
+    }
+    return InvalidReason::InvalidUtf8;
+}
+
+// Reads a string value into `out`. Stage 1 has already checked the UTF-8 and rejected raw
+// control characters, so a string without escapes is exactly its raw bytes: `out` then points
+// into the padded copy of the payload, and only strings with escapes are unescaped by simdjson
+// (into the parser's string buffer). Both stay valid until the next validate().
+Problem readString(od::value &value, std::string_view &out)
+{
+    const std::string_view token = value.raw_json_token(); // starts at the opening quote
+    const char *begin = token.data() + 1;
+    const auto *end = static_cast<const char *>(std::memchr(begin, '"', token.size() - 1));
+    if (end != nullptr &&
+        std::memchr(begin, '\\', static_cast<std::size_t>(end - begin)) == nullptr) {
+        out = std::string_view(begin, static_cast<std::size_t>(end - begin));
+        // Consume the token anyway: skipping an unconsumed string, On-Demand takes a ':' after
+        // it for a key's and steps over it, so ["a":1] and {"k":"v":1} would pass.
+        od::raw_json_string ignored;
+        if (value.get_raw_json_string().get(ignored) != simdjson::SUCCESS)
+            return InvalidReason::NotJson;
+        return std::nullopt;
+    }
+    const auto error = value.get_string().get(out);
+    if (error != simdjson::SUCCESS)
+        return stringProblem(error, begin);
+    return std::nullopt;
+}
+
+// Reads a field's key into `out`, unescaped (so "user\u005fid" is user_id).
+Problem readKey(od::field &field, std::string_view &out)
+{
+    // Keys are short: look for the closing quote, and take the fast path if no escape comes first.
+    // Stage 1 found the string, so the closing quote exists.
+    const char *begin = field.key().raw();
+    const char *p = begin;
+    while (*p != '"' && *p != '\\')
+        ++p;
+    if (*p == '"') {
+        out = std::string_view(begin, static_cast<std::size_t>(p - begin));
+        return std::nullopt;
+    }
+    const auto error = field.unescaped_key().get(out);
+    if (error != simdjson::SUCCESS)
+        return stringProblem(error, begin);
+    return std::nullopt;
+}
+
+// Parses a token that classifyNumber() found to be an integer; nullopt beyond int64.
+std::optional<std::int64_t> parseInteger(std::string_view token)
+{
+    const bool negative = token.front() == '-';
+    if (negative)
+        token.remove_prefix(1);
+    if (token.size() > 19) // 19 digits always fit in uint64
+        return std::nullopt;
+    std::uint64_t magnitude = 0;
+    for (const char c : token)
+        magnitude = magnitude * 10 + static_cast<std::uint64_t>(c - '0');
+    constexpr auto maxPositive =
+        static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+    if (!negative)
+        return magnitude <= maxPositive
+                   ? std::optional<std::int64_t>(static_cast<std::int64_t>(magnitude))
+                   : std::nullopt;
+    if (magnitude > maxPositive + 1)
+        return std::nullopt;
+    // -magnitude computed in unsigned arithmetic, then reinterpreted (two's complement).
+    return static_cast<std::int64_t>(0 - magnitude);
+}
+
+// Walks a value we do not use, checking that it is well-formed JSON. Returns NotJson or
+// InvalidUtf8 for a malformed value, nullopt for a good one.
+Problem skipValue(od::value &value, int level)
+{
+    od::json_type type;
+    if (value.type().get(type) != simdjson::SUCCESS)
+        return InvalidReason::NotJson;
+    switch (type) {
+    case od::json_type::object: {
+        if (level > kMaxDepth)
+            return InvalidReason::NotJson;
+        od::object object;
+        if (value.get_object().get(object) != simdjson::SUCCESS)
+            return InvalidReason::NotJson;
+        for (auto result : object) {
+            if (result.error() != simdjson::SUCCESS)
+                return InvalidReason::NotJson;
+            auto &field = result.value_unsafe();
+            std::string_view key;
+            if (const auto problem = readKey(field, key))
+                return problem;
+            auto &child = field.value();
+            if (const auto problem = skipValue(child, level + 1))
+                return problem;
+        }
+        return std::nullopt;
+    }
+    case od::json_type::array: {
+        if (level > kMaxDepth)
+            return InvalidReason::NotJson;
+        od::array array;
+        if (value.get_array().get(array) != simdjson::SUCCESS)
+            return InvalidReason::NotJson;
+        for (auto element : array) {
+            if (element.error() != simdjson::SUCCESS)
+                return InvalidReason::NotJson;
+            auto &child = element.value_unsafe();
+            if (const auto problem = skipValue(child, level + 1))
+                return problem;
+        }
+        return std::nullopt;
+    }
+    case od::json_type::string: {
+        std::string_view ignored;
+        return readString(value, ignored);
+    }
+    case od::json_type::number:
+        if (classifyNumber(trimRight(value.raw_json_token())) == NumberKind::Invalid)
+            return InvalidReason::NotJson;
+        return std::nullopt;
+    case od::json_type::boolean: {
+        const auto token = trimRight(value.raw_json_token());
+        if (token != "true" && token != "false")
+            return InvalidReason::NotJson;
+        return std::nullopt;
+    }
+    case od::json_type::null:
+        if (trimRight(value.raw_json_token()) != "null")
+            return InvalidReason::NotJson;
+        return std::nullopt;
+    }
+    return InvalidReason::NotJson;
+}
+
+// A value the event cannot use: a malformed value is not JSON, a well-formed one is `problem`.
+Problem wrongValue(od::value &value, InvalidReason problem)
+{
+    if (const auto documentProblem = skipValue(value, 2))
+        return documentProblem;
+    return problem;
+}
+
+// What a field found in the payload turned into.
+struct FieldState {
+    bool seen = false;
+    Problem problem;
+};
+
+// Classifies a document whose root is not an object: NotObject if it is otherwise good JSON.
+InvalidReason nonObjectProblem(od::document &doc, od::json_type type, std::string_view input)
+{
+    if (type == od::json_type::array) {
+        od::array array;
+        if (doc.get_array().get(array) != simdjson::SUCCESS)
+            return InvalidReason::NotJson;
+        for (auto element : array) {
+            if (element.error() != simdjson::SUCCESS)
+                return InvalidReason::NotJson;
+            auto &child = element.value_unsafe();
+            if (const auto problem = skipValue(child, 2))
+                return *problem;
+        }
+        const char *rest = nullptr;
+        return doc.current_location().get(rest) == simdjson::OUT_OF_BOUNDS
+                   ? InvalidReason::NotObject
+                   : InvalidReason::NotJson;
+    }
+    // A scalar: it must be the only token, so everything after it is whitespace.
+    std::string_view token;
+    if (doc.raw_json_token().get(token) != simdjson::SUCCESS)
+        return InvalidReason::NotJson;
+    token = trimRight(token);
+    const auto offset = static_cast<std::size_t>(token.data() - input.data());
+    if (trimRight(input.substr(offset)) != token)
+        return InvalidReason::NotJson;
+    bool good = false;
+    switch (type) {
+    case od::json_type::string: {
+        std::string_view ignored;
+        const auto error = doc.get_string().get(ignored);
+        if (error != simdjson::SUCCESS)
+            return stringProblem(error, token.data() + 1);
+        good = true;
+        break;
+    }
+    case od::json_type::number:
+        good = classifyNumber(token) != NumberKind::Invalid;
+        break;
+    default:
+        good = token == "true" || token == "false" || token == "null";
+        break;
+    }
+    return good ? InvalidReason::NotObject : InvalidReason::NotJson;
 }
 
 } // namespace
@@ -64,9 +393,11 @@ std::optional<InvalidReason> reasonFromName(std::string_view name)
 }
 
 struct EventValidator::Impl {
-    simdjson::dom::parser dom;
-    simdjson::ondemand::parser ondemand;
-    std::string buffer; // payload + padding, reused
+    od::parser parser;
+    // The payload followed by SIMDJSON_PADDING zero bytes. Kafka payloads are not padded, so
+    // each one is copied here; the buffer only ever grows.
+    std::vector<char> buffer;
+    // Canonical decimal form of an integer user_id ("-9223372036854775808" is 20 characters).
     std::array<char, 24> userIdDigits{};
 
     simdjson::padded_string_view pad(std::string_view payload)
@@ -74,7 +405,8 @@ struct EventValidator::Impl {
         const auto needed = payload.size() + simdjson::SIMDJSON_PADDING;
         if (buffer.size() < needed)
             buffer.resize(needed);
-        std::memcpy(buffer.data(), payload.data(), payload.size());
+        if (!payload.empty())
+            std::memcpy(buffer.data(), payload.data(), payload.size());
         std::memset(buffer.data() + payload.size(), 0, simdjson::SIMDJSON_PADDING);
         return simdjson::padded_string_view(buffer.data(), payload.size(), buffer.size());
     }
@@ -86,203 +418,89 @@ struct EventValidator::Impl {
         return {userIdDigits.data(), static_cast<std::size_t>(end - userIdDigits.data())};
     }
 
-    ValidationResult fromDom(simdjson::dom::object object);
-    ValidationResult fromOnDemand(simdjson::padded_string_view input);
+    Problem readUserId(od::value &value, std::string_view &out);
+    static Problem readTimestamp(od::value &value, std::optional<std::int64_t> &out);
+    static Problem readText(od::value &value, std::string_view &out, std::size_t maxBytes,
+                            InvalidReason typeProblem, InvalidReason rangeProblem);
 };
 
-namespace {
-
-ValidationResult invalid(InvalidReason reason)
+Problem EventValidator::Impl::readUserId(od::value &value, std::string_view &out)
 {
-    return {reason, {}};
+    od::json_type type;
+    if (value.type().get(type) != simdjson::SUCCESS)
+        return InvalidReason::NotJson;
+    if (type == od::json_type::string) {
+        if (const auto problem = readString(value, out))
+            return problem;
+        return validLength(out, kMaxUserIdBytes) ? Problem{} : InvalidReason::UserIdRange;
+    }
+    if (type != od::json_type::number)
+        return wrongValue(value, InvalidReason::UserIdType);
+    const auto token = trimRight(value.raw_json_token());
+    switch (classifyNumber(token)) {
+    case NumberKind::Invalid:
+        return InvalidReason::NotJson;
+    case NumberKind::Float: // 12.0 and 1e3 included: an id is an integer as written
+        return InvalidReason::UserIdType;
+    case NumberKind::Integer:
+        break;
+    }
+    const auto id = parseInteger(token);
+    if (!id)
+        return InvalidReason::UserIdRange;
+    out = canonical(*id);
+    return std::nullopt;
 }
 
-} // namespace
-
-ValidationResult EventValidator::Impl::fromDom(simdjson::dom::object object)
+Problem EventValidator::Impl::readTimestamp(od::value &value, std::optional<std::int64_t> &out)
 {
-    using simdjson::dom::element_type;
-    // The first occurrence of a key wins; later duplicates are ignored.
-    simdjson::dom::element userId, action, page, timestamp;
-    bool hasUser = false, hasAction = false, hasPage = false, hasTimestamp = false;
-    for (const auto field : object) {
-        if (!hasUser && field.key == "user_id") {
-            userId = field.value;
-            hasUser = true;
-        } else if (!hasAction && field.key == "action") {
-            action = field.value;
-            hasAction = true;
-        } else if (!hasPage && field.key == "page") {
-            page = field.value;
-            hasPage = true;
-        } else if (!hasTimestamp && field.key == "timestamp") {
-            timestamp = field.value;
-            hasTimestamp = true;
-        }
+    od::json_type type;
+    if (value.type().get(type) != simdjson::SUCCESS)
+        return InvalidReason::NotJson;
+    switch (type) {
+    case od::json_type::null: // null is the same as no timestamp
+        return skipValue(value, 2);
+    case od::json_type::string: {
+        std::string_view text;
+        if (const auto problem = readString(value, text))
+            return problem;
+        out = parseIso8601Ms(text);
+        return out ? Problem{} : InvalidReason::TimestampFormat;
     }
-
-    EventView event;
-    if (!hasUser)
-        return invalid(InvalidReason::UserIdMissing);
-    switch (userId.type()) {
-    case element_type::INT64:
-        event.userId = canonical(userId.get_int64().value_unsafe());
-        break;
-    case element_type::UINT64:
-        return invalid(InvalidReason::UserIdRange);
-    case element_type::STRING:
-        event.userId = userId.get_string().value_unsafe();
-        if (!validLength(event.userId, kMaxUserIdBytes))
-            return invalid(InvalidReason::UserIdRange);
-        break;
+    case od::json_type::number: {
+        const auto token = trimRight(value.raw_json_token());
+        switch (classifyNumber(token)) {
+        case NumberKind::Invalid:
+            return InvalidReason::NotJson;
+        case NumberKind::Float:
+            return InvalidReason::TimestampType;
+        case NumberKind::Integer:
+            break;
+        }
+        const auto ms = parseInteger(token);
+        if (!ms || *ms < 0 || *ms > kMaxEpochMs)
+            return InvalidReason::TimestampFormat;
+        out = ms;
+        return std::nullopt;
+    }
     default:
-        return invalid(InvalidReason::UserIdType);
+        return wrongValue(value, InvalidReason::TimestampType);
     }
-
-    if (!hasAction)
-        return invalid(InvalidReason::ActionMissing);
-    if (action.type() != element_type::STRING)
-        return invalid(InvalidReason::ActionType);
-    event.action = action.get_string().value_unsafe();
-    if (!validLength(event.action, kMaxActionBytes))
-        return invalid(InvalidReason::ActionRange);
-
-    if (!hasPage)
-        return invalid(InvalidReason::PageMissing);
-    if (page.type() != element_type::STRING)
-        return invalid(InvalidReason::PageType);
-    event.page = page.get_string().value_unsafe();
-    if (!validLength(event.page, kMaxPageBytes))
-        return invalid(InvalidReason::PageRange);
-
-    if (hasTimestamp) {
-        switch (timestamp.type()) {
-        case element_type::NULL_VALUE:
-            break;
-        case element_type::INT64: {
-            const auto ms = timestamp.get_int64().value_unsafe();
-            if (ms < 0 || ms > kMaxEpochMs)
-                return invalid(InvalidReason::TimestampFormat);
-            event.timestampMs = ms;
-            break;
-        }
-        case element_type::UINT64:
-            return invalid(InvalidReason::TimestampFormat);
-        case element_type::STRING: {
-            const auto ms = parseIso8601Ms(timestamp.get_string().value_unsafe());
-            if (!ms)
-                return invalid(InvalidReason::TimestampFormat);
-            event.timestampMs = ms;
-            break;
-        }
-        default:
-            return invalid(InvalidReason::TimestampType);
-        }
-    }
-    return {std::nullopt, event};
 }
 
-ValidationResult EventValidator::Impl::fromOnDemand(simdjson::padded_string_view input)
+Problem EventValidator::Impl::readText(od::value &value, std::string_view &out,
+                                       std::size_t maxBytes, InvalidReason typeProblem,
+                                       InvalidReason rangeProblem)
 {
-    // Only reached when the DOM parser met a number beyond 64 bits in an otherwise readable
-    // document. On-Demand reads numbers only when asked, so a huge number in a field we ignore
-    // does not spoil the event, and one in user_id or timestamp is reported as out of range.
-    using namespace simdjson;
-    ondemand::document doc;
-    ondemand::object object;
-    if (ondemand.iterate(input).get(doc) != SUCCESS)
-        return invalid(InvalidReason::NotJson);
-    if (doc.get_object().get(object) != SUCCESS)
-        return invalid(InvalidReason::NotObject);
-
-    EventView event;
-    std::optional<InvalidReason> userProblem, actionProblem, pageProblem, timestampProblem;
-    bool hasUser = false, hasAction = false, hasPage = false, hasTimestamp = false;
-    const auto readString = [](ondemand::value &value, std::string_view &out) {
-        return value.get_string().get(out) == SUCCESS;
-    };
-    for (auto field : object) {
-        std::string_view key;
-        ondemand::value value;
-        if (field.unescaped_key().get(key) != SUCCESS || field.value().get(value) != SUCCESS)
-            return invalid(InvalidReason::NotJson);
-        ondemand::json_type type;
-        if (value.type().get(type) != SUCCESS)
-            return invalid(InvalidReason::NotJson);
-        if (key == "user_id" && !hasUser) {
-            hasUser = true;
-            if (type == ondemand::json_type::number) {
-                ondemand::number_type numberType;
-                std::int64_t n = 0;
-                if (value.get_number_type().get(numberType) == SUCCESS &&
-                    numberType == ondemand::number_type::floating_point_number)
-                    userProblem = InvalidReason::UserIdType;
-                else if (value.get_int64().get(n) != SUCCESS)
-                    userProblem = InvalidReason::UserIdRange;
-                else
-                    event.userId = canonical(n);
-            } else if (type == ondemand::json_type::string) {
-                if (!readString(value, event.userId))
-                    return invalid(InvalidReason::NotJson);
-                if (!validLength(event.userId, kMaxUserIdBytes))
-                    userProblem = InvalidReason::UserIdRange;
-            } else {
-                userProblem = InvalidReason::UserIdType;
-            }
-        } else if ((key == "action" && !hasAction) || (key == "page" && !hasPage)) {
-            const bool isAction = key == "action";
-            (isAction ? hasAction : hasPage) = true;
-            auto &problem = isAction ? actionProblem : pageProblem;
-            auto &out = isAction ? event.action : event.page;
-            if (type != ondemand::json_type::string)
-                problem = isAction ? InvalidReason::ActionType : InvalidReason::PageType;
-            else if (!readString(value, out))
-                return invalid(InvalidReason::NotJson);
-            else if (!validLength(out, isAction ? kMaxActionBytes : kMaxPageBytes))
-                problem = isAction ? InvalidReason::ActionRange : InvalidReason::PageRange;
-        } else if (key == "timestamp" && !hasTimestamp) {
-            hasTimestamp = true;
-            std::int64_t n = 0;
-            std::string_view text;
-            if (type == ondemand::json_type::null) {
-                // absent
-            } else if (type == ondemand::json_type::number) {
-                ondemand::number_type numberType;
-                if (value.get_number_type().get(numberType) == SUCCESS &&
-                    numberType == ondemand::number_type::floating_point_number)
-                    timestampProblem = InvalidReason::TimestampType;
-                else if (value.get_int64().get(n) != SUCCESS || n < 0 || n > kMaxEpochMs)
-                    timestampProblem = InvalidReason::TimestampFormat;
-                else
-                    event.timestampMs = n;
-            } else if (type == ondemand::json_type::string && readString(value, text)) {
-                event.timestampMs = parseIso8601Ms(text);
-                if (!event.timestampMs)
-                    timestampProblem = InvalidReason::TimestampFormat;
-            } else {
-                timestampProblem = InvalidReason::TimestampType;
-            }
-        }
-    }
-    // Fully consumed documents report OUT_OF_BOUNDS; anything else is trailing content.
-    const char *rest = nullptr;
-    if (doc.current_location().get(rest) != OUT_OF_BOUNDS)
-        return invalid(InvalidReason::NotJson);
-    if (!hasUser)
-        return invalid(InvalidReason::UserIdMissing);
-    if (userProblem)
-        return invalid(*userProblem);
-    if (!hasAction)
-        return invalid(InvalidReason::ActionMissing);
-    if (actionProblem)
-        return invalid(*actionProblem);
-    if (!hasPage)
-        return invalid(InvalidReason::PageMissing);
-    if (pageProblem)
-        return invalid(*pageProblem);
-    if (timestampProblem)
-        return invalid(*timestampProblem);
-    return {std::nullopt, event};
+    od::json_type type;
+    if (value.type().get(type) != simdjson::SUCCESS)
+        return InvalidReason::NotJson;
+    if (type != od::json_type::string)
+        return wrongValue(value, typeProblem);
+    if (const auto problem = readString(value, out))
+        return problem;
+    // Lengths are in bytes of the unescaped UTF-8 text.
+    return validLength(out, maxBytes) ? Problem{} : rangeProblem;
 }
 
 EventValidator::EventValidator()
@@ -294,24 +512,85 @@ EventValidator::~EventValidator() = default;
 
 ValidationResult EventValidator::validate(std::string_view payload)
 {
-    const auto input = impl_->pad(payload);
-    simdjson::dom::element root;
-    const auto error = impl_->dom.parse(impl_->buffer.data(), payload.size(), false).get(root);
-    switch (error) {
-    case simdjson::SUCCESS:
-        break;
-    case simdjson::UTF8_ERROR:
-        return invalid(InvalidReason::InvalidUtf8);
-    case simdjson::NUMBER_ERROR:
-    case simdjson::NUMBER_OUT_OF_RANGE:
-        return impl_->fromOnDemand(input);
-    default:
+    auto &d = *impl_;
+    const auto input = d.pad(payload);
+    const std::string_view padded(d.buffer.data(), payload.size());
+
+    od::document doc;
+    if (const auto error = d.parser.iterate(input).get(doc); error != simdjson::SUCCESS)
+        return invalid(error == simdjson::UTF8_ERROR ? InvalidReason::InvalidUtf8
+                                                     : InvalidReason::NotJson);
+    od::json_type rootType;
+    if (doc.type().get(rootType) != simdjson::SUCCESS)
         return invalid(InvalidReason::NotJson);
+    if (rootType != od::json_type::object)
+        return invalid(nonObjectProblem(doc, rootType, padded));
+    od::object object;
+    if (doc.get_object().get(object) != simdjson::SUCCESS) // e.g. {...}garbage, a missing }
+        return invalid(InvalidReason::NotJson);
+
+    EventView event;
+    FieldState user, action, page, timestamp;
+    for (auto result : object) {
+        // Fields are used in place: copying simdjson's small result objects costs more than
+        // everything else we do with a field.
+        if (result.error() != simdjson::SUCCESS)
+            return invalid(InvalidReason::NotJson);
+        auto &field = result.value_unsafe();
+        std::string_view key;
+        if (const auto problem = readKey(field, key))
+            return invalid(*problem);
+        auto &value = field.value();
+
+        // Duplicate keys: the first occurrence wins. Later ones are still checked to be
+        // well-formed JSON, like any unknown field, but their values are otherwise ignored.
+        FieldState *state = nullptr;
+        Problem problem;
+        if (key == "user_id" && !user.seen) {
+            state = &user;
+            problem = d.readUserId(value, event.userId);
+        } else if (key == "action" && !action.seen) {
+            state = &action;
+            problem = Impl::readText(value, event.action, kMaxActionBytes,
+                                     InvalidReason::ActionType, InvalidReason::ActionRange);
+        } else if (key == "page" && !page.seen) {
+            state = &page;
+            problem = Impl::readText(value, event.page, kMaxPageBytes, InvalidReason::PageType,
+                                     InvalidReason::PageRange);
+        } else if (key == "timestamp" && !timestamp.seen) {
+            state = &timestamp;
+            problem = Impl::readTimestamp(value, event.timestampMs);
+        } else {
+            problem = skipValue(value, 2);
+        }
+        if (problem &&
+            (*problem == InvalidReason::NotJson || *problem == InvalidReason::InvalidUtf8))
+            return invalid(*problem);
+        if (state) {
+            state->seen = true;
+            state->problem = problem;
+        }
     }
-    simdjson::dom::object object;
-    if (root.get_object().get(object) != simdjson::SUCCESS)
-        return invalid(InvalidReason::NotObject);
-    return impl_->fromDom(object);
+    // Nothing but whitespace may follow the object ({...}{...} and {...}} are not JSON).
+    const char *rest = nullptr;
+    if (doc.current_location().get(rest) != simdjson::OUT_OF_BOUNDS)
+        return invalid(InvalidReason::NotJson);
+
+    if (!user.seen)
+        return invalid(InvalidReason::UserIdMissing);
+    if (user.problem)
+        return invalid(*user.problem);
+    if (!action.seen)
+        return invalid(InvalidReason::ActionMissing);
+    if (action.problem)
+        return invalid(*action.problem);
+    if (!page.seen)
+        return invalid(InvalidReason::PageMissing);
+    if (page.problem)
+        return invalid(*page.problem);
+    if (timestamp.problem) // optional: absent is fine
+        return invalid(*timestamp.problem);
+    return {std::nullopt, event};
 }
 
 } // namespace pb
