@@ -9,40 +9,33 @@
 -- like HINCRBY/ZINCRBY, since a function runs alone. args[first..] holds n (name, count) pairs.
 local CHUNK = 500
 
-local function hashAdd(key, args, first, n)
+-- readCmd reads the current values of names; writeCmd takes (name, value) or, with
+-- scoreFirst, (value, name) pairs.
+local function addInChunks(readCmd, writeCmd, scoreFirst, key, args, first, n)
     local done = 0
     while done < n do
         local m = math.min(CHUNK, n - done)
-        local fields = {}
-        for k = 1, m do fields[k] = args[first + 2 * (done + k - 1)] end
-        local current = redis.call('HMGET', key, unpack(fields))
+        local names = {}
+        for k = 1, m do names[k] = args[first + 2 * (done + k - 1)] end
+        local current = redis.call(readCmd, key, unpack(names))
         local updates = {}
         for k = 1, m do
             local add = tonumber(args[first + 2 * (done + k - 1) + 1])
-            updates[2 * k - 1] = fields[k]
-            updates[2 * k] = string.format('%d', (tonumber(current[k]) or 0) + add)
+            local value = string.format('%d', (tonumber(current[k]) or 0) + add)
+            updates[2 * k - 1] = scoreFirst and value or names[k]
+            updates[2 * k] = scoreFirst and names[k] or value
         end
-        redis.call('HSET', key, unpack(updates))
+        redis.call(writeCmd, key, unpack(updates))
         done = done + m
     end
 end
 
+local function hashAdd(key, args, first, n)
+    addInChunks('HMGET', 'HSET', false, key, args, first, n)
+end
+
 local function zsetAdd(key, args, first, n)
-    local done = 0
-    while done < n do
-        local m = math.min(CHUNK, n - done)
-        local members = {}
-        for k = 1, m do members[k] = args[first + 2 * (done + k - 1)] end
-        local current = redis.call('ZMSCORE', key, unpack(members))
-        local updates = {}
-        for k = 1, m do
-            local add = tonumber(args[first + 2 * (done + k - 1) + 1])
-            updates[2 * k - 1] = string.format('%d', (tonumber(current[k]) or 0) + add)
-            updates[2 * k] = members[k]
-        end
-        redis.call('ZADD', key, unpack(updates))
-        done = done + m
-    end
+    addInChunks('ZMSCORE', 'ZADD', true, key, args, first, n)
 end
 
 -- pb_apply_v1: applies one pre-aggregated batch, or nothing.
