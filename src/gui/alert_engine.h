@@ -46,7 +46,6 @@ public:
     // The value a rule's metric has in a snapshot; nullopt when unknown (e.g. lag with no
     // aggregator alive).
     static std::optional<double> value(AlertMetric metric, const Snapshot &snapshot);
-    bool isActive(std::size_t rule) const { return rule < active_.size() && active_[rule]; }
 
 private:
     std::vector<AlertRule> rules_;

@@ -50,7 +50,6 @@ public:
     void submit(const BatchAggregate &batch, const std::vector<PartitionCommit> &commits,
                 std::int64_t lostEvents, std::int64_t nowMs);
     ApplyResult collect();
-    bool submitted() const { return !pending_.empty(); }
     bool verdictReady() const { return connection_.replyReady(); }
 
     // Heartbeat (also trims last-seen and refreshes the seed active_users while idle).
