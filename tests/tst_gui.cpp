@@ -5,6 +5,7 @@
 #include "control_panels.h"
 #include "dashboard_export.h"
 #include "dashboard_panels.h"
+#include "live_events_panel.h"
 #include "main_window.h"
 #include "pipeline_controller.h"
 #include "secret_store.h"
@@ -273,6 +274,36 @@ private Q_SLOTS:
         QCOMPARE(charts.pointCount(), 2);
         charts.setPaused(false);
         QTRY_COMPARE(charts.pointCount(), 3);
+    }
+
+    void givenLiveEvents_whenFiltered_thenOnlyMatchingRowsShow()
+    {
+        LiveEventsPanel panel;
+        Snapshot s;
+        s.latestEvents = {
+            {"3-0", 1700000000000, R"({"user_id":7,"action":"view","page":"/home"})", "t/0", 3, {}},
+            {"2-0",
+             1700000000000,
+             R"({"user_id":8,"action":"click","page":"/cart"})",
+             "t/1",
+             2,
+             {}},
+            {"1-0",
+             1700000000000,
+             R"({"user_id":7,"action":"click","page":"/home"})",
+             "t/0",
+             1,
+             {}}};
+        s.latestBadEvents = {{"9-0", 1700000000000, "oops", "t/2", 9, "not_json"}};
+        panel.showSnapshot(s);
+        QCOMPARE(panel.visibleEvents(), 3);
+        QCOMPARE(panel.visibleBadEvents(), 1);
+        panel.setFilters("7", "click", "");
+        QCOMPARE(panel.visibleEvents(), 1);
+        panel.setFilters("", "", "/HOME"); // case-insensitive
+        QCOMPARE(panel.visibleEvents(), 2);
+        panel.setFilters("", "", "");
+        QCOMPARE(panel.visibleEvents(), 3);
     }
 
     void givenTheHistory_whenFarMoreSnapshotsArrive_thenMemoryStaysBounded()
