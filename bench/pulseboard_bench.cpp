@@ -16,11 +16,14 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 using namespace pb;
@@ -67,6 +70,40 @@ long peakRssKb()
     return -1;
 }
 
+// CPU time of this process's threads so far, in ms: the calling ("main") thread and
+// librdkafka's own threads (rdk:*), from /proc.
+std::string threadCpu()
+{
+    const long ticksPerSecond = sysconf(_SC_CLK_TCK);
+    const auto self = std::to_string(gettid());
+    long mainTicks = 0;
+    long kafkaTicks = 0;
+    for (const auto &task : std::filesystem::directory_iterator("/proc/self/task")) {
+        std::ifstream statFile(task.path() / "stat");
+        std::string stat((std::istreambuf_iterator<char>(statFile)), {});
+        const auto close = stat.rfind(')');
+        if (close == std::string::npos)
+            continue;
+        std::istringstream fields(stat.substr(close + 2));
+        std::string field;
+        long utime = 0;
+        long stime = 0;
+        for (int i = 3; i <= 15 && fields >> field; ++i) {
+            if (i == 14)
+                utime = std::stol(field);
+            if (i == 15)
+                stime = std::stol(field);
+        }
+        const auto name = stat.substr(stat.find('(') + 1, close - stat.find('(') - 1);
+        if (task.path().filename() == self)
+            mainTicks += utime + stime;
+        else if (name.rfind("rdk:", 0) == 0)
+            kafkaTicks += utime + stime;
+    }
+    return "cpu_main_ms=" + std::to_string(mainTicks * 1000 / ticksPerSecond) +
+           " cpu_librdkafka_ms=" + std::to_string(kafkaTicks * 1000 / ticksPerSecond);
+}
+
 kafka::KafkaSettings kafkaOf(const std::map<std::string, std::string> &f)
 {
     kafka::KafkaSettings k;
@@ -79,10 +116,11 @@ int rawConsume(const std::map<std::string, std::string> &f)
 {
     const auto topic = need(f, "topic");
     const auto count = number(f, "count", 400000);
-    auto conf = kafka::makeConf(kafkaOf(f), {{"group.id", "pulseboard-bench-raw"},
-                                             {"enable.auto.commit", "false"},
-                                             {"enable.partition.eof", "false"},
-                                             {"fetch.wait.max.ms", "50"}});
+    auto conf = kafka::makeConf(kafkaOf(f),
+                                {{"group.id", "pulseboard-bench-raw"},
+                                 {"enable.auto.commit", "false"},
+                                 {"enable.partition.eof", "false"}},
+                                kafka::backlogFetchTuning());
     std::array<char, 512> err{};
     kafka::HandlePtr rk(rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), err.data(), err.size()));
     (void)conf.release();
@@ -92,9 +130,11 @@ int rawConsume(const std::map<std::string, std::string> &f)
     if (!t)
         return std::fprintf(stderr, "no topic %s\n", topic.c_str()), 1;
     kafka::PartitionListPtr list(rd_kafka_topic_partition_list_new(t->partitions));
+    // Offset 0, not BEGINNING: a logical offset makes librdkafka look it up first, and for a
+    // partition whose leader it has not joined yet it retries that only after 500 ms, a start-up
+    // delay that would otherwise land in the measurement at random.
     for (int p = 0; p < t->partitions; ++p)
-        rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset =
-            RD_KAFKA_OFFSET_BEGINNING;
+        rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset = 0;
     rd_kafka_assign(rk.get(), list.get());
     std::int64_t n = 0;
     std::uint64_t bytes = 0;
@@ -111,9 +151,9 @@ int rawConsume(const std::map<std::string, std::string> &f)
     }
     const auto elapsed = seconds(Clock::now() - first);
     std::printf("RESULT raw_consume_events=%lld raw_consume_seconds=%.3f raw_consume_eps=%.0f "
-                "bytes=%llu\n",
+                "bytes=%llu %s\n",
                 static_cast<long long>(n), elapsed, static_cast<double>(n) / elapsed,
-                static_cast<unsigned long long>(bytes));
+                static_cast<unsigned long long>(bytes), threadCpu().c_str());
     rd_kafka_consumer_close(rk.get());
     return n == count ? 0 : 1;
 }
@@ -131,12 +171,34 @@ AggregatorOptions aggregatorOptions(const std::map<std::string, std::string> &f,
     return o;
 }
 
+// redis-server's own CPU time so far (INFO cpu), in ms.
+long long redisCpuMs(redis::Connection &connection)
+{
+    const auto info = redis::replyString(connection.command({"INFO", "cpu"}).get());
+    double seconds = 0;
+    for (const char *key : {"used_cpu_sys:", "used_cpu_user:"})
+        if (const auto at = info.find(key); at != std::string::npos)
+            seconds += std::stod(info.substr(at + std::strlen(key)));
+    return static_cast<long long>(seconds * 1000);
+}
+
 // Pulseboard's aggregator end to end: Kafka -> every aggregate in Redis, exactly once.
 int aggregate(const std::map<std::string, std::string> &f)
 {
     const auto count = number(f, "count", 400000);
     redis::EmbeddedRedis server;
-    Aggregator aggregator(aggregatorOptions(f, server.endpoint()));
+    const auto options = aggregatorOptions(f, server.endpoint());
+    // Start every partition at offset 0 through the aggregator's own resume point in Redis, as
+    // the bare consumer does (see rawConsume: it keeps librdkafka's start-up delay out).
+    const auto metadata = kafka::probeBrokers(options.kafka, std::chrono::seconds(10));
+    const auto *topic = metadata.find(options.topic);
+    if (!topic)
+        return std::fprintf(stderr, "no topic %s\n", options.topic.c_str()), 1;
+    redis::Connection seed(server.endpoint());
+    for (int p = 0; p < topic->partitions; ++p)
+        seed.command(
+            {"HSET", options.schema.offsets(), redis::partitionField(options.topic, p), "0"});
+    Aggregator aggregator(options);
     std::thread watcher([&] {
         while (aggregator.stats().validEvents + aggregator.stats().invalidEvents < count)
             std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -151,9 +213,10 @@ int aggregate(const std::map<std::string, std::string> &f)
     const auto total =
         redis::replyInteger(check.command({"GET", "pulseboard:{all}:events_total"}).get());
     std::printf("RESULT aggregate_events=%lld aggregate_seconds=%.3f aggregate_eps=%.0f "
-                "batches=%lld redis_events_total=%lld peak_rss_kb=%ld\n",
+                "batches=%lld redis_events_total=%lld peak_rss_kb=%ld %s cpu_redis_ms=%lld\n",
                 static_cast<long long>(events), elapsed, static_cast<double>(events) / elapsed,
-                static_cast<long long>(s.batches), static_cast<long long>(total), peakRssKb());
+                static_cast<long long>(s.batches), static_cast<long long>(total), peakRssKb(),
+                threadCpu().c_str(), redisCpuMs(check));
     return events == count && total == s.validEvents ? 0 : 1;
 }
 

@@ -10,6 +10,7 @@
 #include <QtTest>
 
 #include <map>
+#include <random>
 #include <set>
 #include <sstream>
 
@@ -45,8 +46,8 @@ private Q_SLOTS:
         const std::string field = std::string("view") + kFieldSeparator + "1";
         std::int64_t userViews = 0;
         for (const auto &[minute, fields] : batch.userActionsByMinute)
-            if (auto it = fields.find(field); it != fields.end())
-                userViews += it->second;
+            if (const auto *n = fields.find(field))
+                userViews += *n;
         QCOMPARE(userViews, 2);
     }
 
@@ -86,6 +87,76 @@ private Q_SLOTS:
         batch.clear();
         QVERIFY(batch.empty());
         QCOMPARE(batch.badFeed.size(), std::size_t(0));
+    }
+
+    void givenManyKeys_whenCountedTwiceWithAClearBetween_thenTheTableMatchesAStdMap()
+    {
+        // Growth, collisions, keys that share prefixes, hold 0x00/0xFF, or are empty; then a
+        // clear() that keeps the memory and a second round with different keys.
+        CountTable table;
+        for (int round = 0; round < 2; ++round) {
+            std::map<std::string, std::int64_t> expected;
+            std::mt19937 random(static_cast<std::uint32_t>(42 + round));
+            for (int i = 0; i < 20000; ++i) {
+                std::string key = "u" + std::to_string(random() % (round == 0 ? 5000 : 300));
+                if (i % 7 == 0)
+                    key += std::string(1, '\0') + "x";
+                if (i % 11 == 0)
+                    key = std::string("view") + kFieldSeparator + key;
+                if (i % 997 == 0)
+                    key.clear();
+                ++expected[key];
+                ++table[key];
+            }
+            QCOMPARE(table.size(), expected.size());
+            std::map<std::string, std::int64_t> seen;
+            for (const auto [key, count] : table)
+                seen.emplace(std::string(key), count);
+            QCOMPARE(seen, expected);
+            for (const auto &[key, count] : expected)
+                QCOMPARE(table.at(key), count);
+            QVERIFY(table.find("absent") == nullptr);
+            QVERIFY_THROWS_EXCEPTION(std::out_of_range, table.at("absent"));
+            table.clear();
+            QVERIFY(table.empty());
+            QVERIFY(table.find("u1") == nullptr);
+        }
+    }
+
+    void givenAnExistingKey_whenTryEmplaced_thenTheStoredValueIsKept()
+    {
+        CountTable table;
+        const auto [first, inserted] = table.tryEmplace("1", 5);
+        QVERIFY(inserted);
+        QCOMPARE(*first, 5);
+        const auto [again, insertedAgain] = table.tryEmplace("1", 9);
+        QVERIFY(!insertedAgain);
+        QCOMPARE(*again, 5);
+    }
+
+    void givenEventsOverManyMinutes_whenBatchesAreCleared_thenEachBatchStandsAlone()
+    {
+        BatchAggregate batch;
+        const std::int64_t now = 1700000000000;
+        for (int b = 0; b < 3; ++b) {
+            // minutes now-9 .. now: more minutes than the pool keeps
+            for (int m = 0; m < 10; ++m)
+                batch.addValid({"u" + std::to_string(b), "view", "/p", std::nullopt},
+                               now - m * 60000, now, "{}", "t/0", m);
+            QCOMPARE(batch.pagesByMinute.size(), std::size_t(10));
+            QCOMPARE(batch.userActionsByMinute.size(), std::size_t(10));
+            for (const auto &[minute, pages] : batch.pagesByMinute)
+                QCOMPARE(pages.at("/p"), 1);
+            const auto field = std::string("view") + kFieldSeparator + "u" + std::to_string(b);
+            for (const auto &[minute, fields] : batch.userActionsByMinute) {
+                QCOMPARE(fields.size(), std::size_t(1));
+                QCOMPARE(fields.at(field), 1);
+            }
+            QCOMPARE(batch.lastSeen.at("u" + std::to_string(b)), now);
+            batch.clear();
+            QVERIFY(batch.pagesByMinute.empty());
+            QVERIFY(batch.lastSeen.empty());
+        }
     }
 
     void givenASeed_whenGenerating_thenEventsAreValidDeterministicAndZipfSkewed()

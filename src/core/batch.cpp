@@ -4,12 +4,9 @@ namespace pb {
 
 namespace {
 
-std::int64_t &counter(StringCounts &counts, std::string_view key)
-{
-    if (auto it = counts.find(key); it != counts.end())
-        return it->second;
-    return counts.emplace(std::string(key), 0).first->second;
-}
+// Pooled tables beyond this many are released at clear(): a batch spread over many minutes
+// must not pin its memory for good.
+constexpr std::size_t kPooledMinuteTables = 4;
 
 void fill(FeedRing &feed, std::string_view raw, std::string_view source, std::int64_t offset,
           std::int64_t timestampMs, std::string_view reason)
@@ -23,6 +20,27 @@ void fill(FeedRing &feed, std::string_view raw, std::string_view source, std::in
 }
 
 } // namespace
+
+CountTable &MinuteTables::operator[](std::int64_t minute)
+{
+    for (std::size_t i = 0; i < used_; ++i)
+        if (tables_[i].first == minute)
+            return tables_[i].second;
+    if (used_ == tables_.size())
+        tables_.emplace_back();
+    auto &entry = tables_[used_++];
+    entry.first = minute;
+    return entry.second;
+}
+
+void MinuteTables::clear()
+{
+    for (std::size_t i = 0; i < used_; ++i)
+        tables_[i].second.clear();
+    if (tables_.size() > kPooledMinuteTables)
+        tables_.resize(kPooledMinuteTables);
+    used_ = 0;
+}
 
 FeedEntry &FeedRing::push()
 {
@@ -46,12 +64,11 @@ void BatchAggregate::addValid(const EventView &event, std::int64_t eventTimeMs, 
                               std::string_view raw, std::string_view source, std::int64_t offset)
 {
     ++validCount;
-    ++counter(pages, event.page);
-    ++counter(actions, event.action);
-    if (auto it = lastSeen.find(event.userId); it == lastSeen.end())
-        lastSeen.emplace(std::string(event.userId), eventTimeMs);
-    else if (eventTimeMs > it->second)
-        it->second = eventTimeMs;
+    ++pages[event.page];
+    ++actions[event.action];
+    if (auto [seen, inserted] = lastSeen.tryEmplace(event.userId, eventTimeMs);
+        !inserted && eventTimeMs > *seen)
+        *seen = eventTimeMs;
 
     if (eventTimeMs >= nowMs - bucketHistoryMs_) {
         const auto second = floorDiv(eventTimeMs, 1000);
@@ -69,11 +86,11 @@ void BatchAggregate::addValid(const EventView &event, std::int64_t eventTimeMs, 
         }
         ++*secondCount_;
         ++*minuteCount_;
-        ++counter(*minutePages_, event.page);
+        ++(*minutePages_)[event.page];
         fieldScratch_.assign(event.action);
         fieldScratch_ += kFieldSeparator;
         fieldScratch_ += event.userId;
-        ++counter(*minuteUserActions_, fieldScratch_);
+        ++(*minuteUserActions_)[fieldScratch_];
     }
 
     fill(feed, raw, source, offset, eventTimeMs, {});

@@ -1,19 +1,18 @@
 #pragma once
 // One micro-batch, pre-aggregated in memory: what the aggregator writes to Redis in one atomic
-// call. Per-event cost is a few hash-map updates; nothing here allocates per event once the
-// maps have seen a key. Not thread-safe. No I/O.
+// call. Per-event cost is a few table updates; once the tables are warm, nothing here allocates
+// per event, or per batch. Not thread-safe. No I/O.
 
+#include "count_table.h"
 #include "event.h"
 
 #include <array>
-#include <climits>
 #include <chrono>
+#include <climits>
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace pb {
@@ -33,15 +32,25 @@ struct AggregationOptions {
     std::size_t feedPerBatch = 50; // newest events (and bad events) kept for the live feed
 };
 
-// Heterogeneous lookup: find by string_view without building a std::string.
-struct StringHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept
+// One CountTable per epoch minute (a batch mostly spans one or two). Tables are kept for the
+// next batch; iterates the minutes in use in the order they came.
+class MinuteTables {
+public:
+    using Entry = std::pair<std::int64_t, CountTable>;
+    CountTable &operator[](std::int64_t minute);
+    std::size_t size() const { return used_; }
+    bool empty() const { return used_ == 0; }
+    void clear();
+    std::vector<Entry>::const_iterator begin() const { return tables_.begin(); }
+    std::vector<Entry>::const_iterator end() const
     {
-        return std::hash<std::string_view>{}(s);
+        return tables_.begin() + static_cast<std::ptrdiff_t>(used_);
     }
+
+private:
+    std::vector<Entry> tables_;
+    std::size_t used_ = 0;
 };
-using StringCounts = std::unordered_map<std::string, std::int64_t, StringHash, std::equal_to<>>;
 
 struct FeedEntry {
     std::string raw;    // the payload, byte for byte
@@ -96,13 +105,13 @@ public:
 
     std::int64_t validCount = 0;
     std::int64_t invalidCount = 0;
-    StringCounts pages;                                 // all-time views per page
-    std::map<std::int64_t, StringCounts> pagesByMinute; // epoch minute -> page -> count
-    StringCounts lastSeen;                              // user -> newest event time (ms)
-    StringCounts actions;
-    std::map<std::int64_t, StringCounts> userActionsByMinute; // minute -> action\xffuser -> n
-    std::map<std::int64_t, std::int64_t> perSecond;           // epoch second -> count
-    std::map<std::int64_t, std::int64_t> perMinute;           // epoch minute -> count
+    CountTable pages;           // all-time views per page
+    MinuteTables pagesByMinute; // epoch minute -> page -> count
+    CountTable lastSeen;        // user -> newest event time (ms)
+    CountTable actions;
+    MinuteTables userActionsByMinute;               // minute -> action\xffuser -> n
+    std::map<std::int64_t, std::int64_t> perSecond; // epoch second -> count
+    std::map<std::int64_t, std::int64_t> perMinute; // epoch minute -> count
     std::array<std::int64_t, kInvalidReasonCount> invalidByReason{};
     FeedRing feed;
     FeedRing badFeed;
@@ -116,8 +125,8 @@ private:
     std::int64_t cachedMinute_ = kNoBucket;
     std::int64_t *secondCount_ = nullptr;
     std::int64_t *minuteCount_ = nullptr;
-    StringCounts *minutePages_ = nullptr;
-    StringCounts *minuteUserActions_ = nullptr;
+    CountTable *minutePages_ = nullptr;
+    CountTable *minuteUserActions_ = nullptr;
 };
 
 // Floor division for epoch arithmetic (times before 1970 stay in the right bucket).

@@ -32,8 +32,8 @@ void onClientError(rd_kafka_t *, int err, const char *reason, void *opaque)
 
 } // namespace
 
-ConfPtr makeConf(const KafkaSettings &settings,
-                 const std::vector<std::pair<std::string, std::string>> &overrides)
+ConfPtr makeConf(const KafkaSettings &settings, const Properties &overrides,
+                 const Properties &tuning)
 {
     if (settings.brokers.empty())
         throw Error(ErrorKind::Fatal, "no Kafka bootstrap servers given: pass --brokers host:port");
@@ -47,11 +47,29 @@ ConfPtr makeConf(const KafkaSettings &settings,
     // error_cb (ErrorTracker) and are reported there.
     rd_kafka_conf_set_log_cb(conf.get(),
                              [](const rd_kafka_t *, int, const char *, const char *) {});
+    for (const auto &[key, value] : tuning)
+        setProperty(conf.get(), key, value);
     for (const auto &[key, value] : settings.properties)
         setProperty(conf.get(), key, value);
     for (const auto &[key, value] : overrides)
         setProperty(conf.get(), key, value);
     return conf;
+}
+
+Properties backlogFetchTuning()
+{
+    // Whenever the local queue holds queued.min.messages (100,000; with the high-level consumer,
+    // all partitions together) librdkafka stops fetching for a whole second, and one fetch
+    // response over many partitions holds more than that: a consumer catching up then idles most
+    // of the time (measured: 0.19 M events/s instead of 1.2 M). So keep fetching until
+    // queued.max.messages.kbytes (64 MB) are queued, which still bounds the memory.
+    Properties tuning{{"queued.min.messages", "1000000"},
+                      // An idle partition answers within 50 ms, not librdkafka's 500.
+                      {"fetch.wait.max.ms", "50"}};
+    // librdkafka 2.1 made that pause configurable; a short one keeps a full queue flowing.
+    if (rd_kafka_version() >= 0x020100ff)
+        tuning.emplace_back("fetch.queue.backoff.ms", "50");
+    return tuning;
 }
 
 bool isRetriable(rd_kafka_resp_err_t err)

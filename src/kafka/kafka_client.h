@@ -24,10 +24,17 @@ struct KafkaSettings {
 // "key=value" -> pair; throws a Fatal Error naming the expected form.
 std::pair<std::string, std::string> parseProperty(std::string_view text);
 
-// Builds a configuration from settings plus client-specific overrides (applied last).
-// Throws a Fatal Error naming the property librdkafka rejected.
-ConfPtr makeConf(const KafkaSettings &settings,
-                 const std::vector<std::pair<std::string, std::string>> &overrides = {});
+using Properties = std::vector<std::pair<std::string, std::string>>;
+
+// Builds a configuration from, in order: our defaults, `tuning`, the user's properties and the
+// client-specific `overrides` (which the client relies on, so they come last). Throws a Fatal
+// Error naming the property librdkafka rejected.
+ConfPtr makeConf(const KafkaSettings &settings, const Properties &overrides = {},
+                 const Properties &tuning = {});
+
+// Fetch settings for a consumer that has to catch up with a backlog (the aggregator, and the
+// benchmark's bare consumer it is measured against). Pass as makeConf's `tuning`.
+Properties backlogFetchTuning();
 
 // The one translation of librdkafka error codes into pb::Error.
 pb::Error kafkaError(rd_kafka_resp_err_t err, std::string_view context);

@@ -84,9 +84,9 @@ Aggregator::Aggregator(AggregatorOptions options)
             {"session.timeout.ms", std::to_string(options_.sessionTimeout.count())},
             {"heartbeat.interval.ms",
              std::to_string(std::max<std::int64_t>(options_.sessionTimeout.count() / 4, 100))},
-            {"fetch.wait.max.ms", "50"},
             {"fetch.error.backoff.ms", "100"},
-        });
+        },
+        kafka::backlogFetchTuning());
     rd_kafka_conf_set_rebalance_cb(conf.get(), &Aggregator::onRebalance);
     // The rebalance callback needs `this`, so the client opaque is the aggregator and its error
     // callback feeds the tracker itself.
@@ -507,14 +507,16 @@ void Aggregator::run(RunLimits limits)
         // Drain what is already fetched without waiting, up to the batch limit. One clock
         // reading serves the whole drain: it only decides which buckets are recent.
         const auto drainedAt = wallMs();
+        bool gotEvents = false;
         while (msg) {
             handle(msg.get(), drainedAt);
-            if (!msg->err)
-                lastActivity_ = Clock::now();
+            gotEvents = gotEvents || !msg->err;
             if (batch_.events() >= options_.maxBatchEvents)
                 break;
             msg.reset(rd_kafka_consumer_poll(consumer_.get(), 0));
         }
+        if (gotEvents)
+            lastActivity_ = Clock::now();
         if (!batch_.empty() && (batch_.events() >= options_.maxBatchEvents ||
                                 Clock::now() - batchStarted_ >= options_.flushInterval))
             flush(false); // submit, and build the next batch while Redis applies this one

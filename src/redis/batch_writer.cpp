@@ -15,11 +15,11 @@ std::string num(std::int64_t v)
     return std::to_string(v);
 }
 
-void addCounts(Command &c, const StringCounts &counts)
+void addCounts(Command &c, const CountTable &counts)
 {
     c.push_back(num(static_cast<std::int64_t>(counts.size())));
-    for (const auto &[name, count] : counts) {
-        c.push_back(name);
+    for (const auto [name, count] : counts) {
+        c.emplace_back(name);
         c.push_back(num(count));
     }
 }
