@@ -20,8 +20,8 @@ local function addInChunks(readCmd, writeCmd, scoreFirst, key, args, first, n)
         local current = redis.call(readCmd, key, unpack(names))
         local updates = {}
         for k = 1, m do
-            local add = tonumber(args[first + 2 * (done + k - 1) + 1])
-            local value = string.format('%d', (tonumber(current[k]) or 0) + add)
+            -- A number argument reaches Redis as its shortest exact text: "17", not "17.0"
+            local value = (tonumber(current[k]) or 0) + tonumber(args[first + 2 * (done + k - 1) + 1])
             updates[2 * k - 1] = scoreFirst and value or names[k]
             updates[2 * k] = scoreFirst and names[k] or value
         end
