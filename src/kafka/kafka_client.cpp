@@ -65,7 +65,7 @@ Properties backlogFetchTuning()
     // backlog idled most of the time (measured here: 0.19 M events/s instead of 1.2 M). A full
     // queue has to hold about a second of work to hide that pause: up to 1 M messages, 128 MB
     // of payload. That costs memory only while there is a backlog (about 450 MB RSS at 1 M small
-    // messages); --kafka-property queued.min.messages=... trades it back.
+    // messages); --kafka-opt queued.min.messages=... trades it back.
     Properties tuning{{"queued.min.messages", "1000000"},
                       {"queued.max.messages.kbytes", "131072"},
                       // An idle partition answers within 50 ms, not librdkafka's 500.
