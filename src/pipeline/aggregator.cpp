@@ -517,8 +517,13 @@ void Aggregator::run(RunLimits limits)
         }
         if (gotEvents)
             lastActivity_ = Clock::now();
-        if (!batch_.empty() && (batch_.events() >= options_.maxBatchEvents ||
-                                Clock::now() - batchStarted_ >= options_.flushInterval))
+        // Group commit: a batch goes to Redis when it is full, when it is flushInterval old, or
+        // as soon as everything fetched is in it and Redis is not busy with the one before, so
+        // batches grow with the load instead of waiting out the interval.
+        const bool caughtUp = !msg;
+        if (!batch_.empty() &&
+            (batch_.events() >= options_.maxBatchEvents || (caughtUp && !inFlight_) ||
+             Clock::now() - batchStarted_ >= options_.flushInterval))
             flush(false); // submit, and build the next batch while Redis applies this one
         else if (inFlight_ && (batch_.empty() || writer_.verdictReady()))
             complete(); // confirm as soon as Redis answers (and never leave one unconfirmed)

@@ -37,6 +37,8 @@ struct AggregatorOptions {
     redis::Schema schema;
     AggregationOptions aggregation;
     StartFrom startFrom = StartFrom::Earliest;
+    // The longest a batch waits; it goes earlier once it holds everything fetched and Redis
+    // has confirmed the batch before (group commit).
     std::chrono::milliseconds flushInterval{100};
     std::int64_t maxBatchEvents = 50'000;
     // A dead member's partitions move on after this; librdkafka's 45 s default is too slow.
