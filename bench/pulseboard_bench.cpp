@@ -70,14 +70,15 @@ long peakRssKb()
     return -1;
 }
 
-// CPU time of this process's threads so far, in ms: the calling ("main") thread and
-// librdkafka's own threads (rdk:*), from /proc.
+// CPU time of this process's threads so far, in ms: the calling ("main") thread, librdkafka's
+// own threads (rdk:*) and the others (the aggregator's batch builder), from /proc.
 std::string threadCpu()
 {
     const long ticksPerSecond = sysconf(_SC_CLK_TCK);
     const auto self = std::to_string(gettid());
     long mainTicks = 0;
     long kafkaTicks = 0;
+    long otherTicks = 0;
     for (const auto &task : std::filesystem::directory_iterator("/proc/self/task")) {
         std::ifstream statFile(task.path() / "stat");
         std::string stat((std::istreambuf_iterator<char>(statFile)), {});
@@ -99,9 +100,12 @@ std::string threadCpu()
             mainTicks += utime + stime;
         else if (name.rfind("rdk:", 0) == 0)
             kafkaTicks += utime + stime;
+        else
+            otherTicks += utime + stime;
     }
     return "cpu_main_ms=" + std::to_string(mainTicks * 1000 / ticksPerSecond) +
-           " cpu_librdkafka_ms=" + std::to_string(kafkaTicks * 1000 / ticksPerSecond);
+           " cpu_librdkafka_ms=" + std::to_string(kafkaTicks * 1000 / ticksPerSecond) +
+           " cpu_other_ms=" + std::to_string(otherTicks * 1000 / ticksPerSecond);
 }
 
 kafka::KafkaSettings kafkaOf(const std::map<std::string, std::string> &f)
@@ -166,8 +170,8 @@ AggregatorOptions aggregatorOptions(const std::map<std::string, std::string> &f,
     o.topic = need(f, "topic");
     o.group = "pulseboard-bench-" + std::to_string(Clock::now().time_since_epoch().count());
     o.redis = redis;
-    o.flushInterval = std::chrono::milliseconds(number(f, "flush-ms", 100));
-    o.maxBatchEvents = number(f, "batch", 50000);
+    o.flushInterval = std::chrono::milliseconds(number(f, "flush-ms", o.flushInterval.count()));
+    o.maxBatchEvents = number(f, "batch", o.maxBatchEvents);
     return o;
 }
 

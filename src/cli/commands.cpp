@@ -411,7 +411,7 @@ void addAggregatorFlags(Flags &f)
     f.add("event-time", "Event time: kafka (record timestamp) or payload (its timestamp field).",
           "source", "kafka");
     f.add("flush-interval", "Longest a micro-batch waits before its Redis write.", "time", "100ms");
-    f.add("batch-events", "Most events in one micro-batch.", "n", "50000");
+    f.add("batch-events", "Most events in one micro-batch.", "n", "200000");
     f.add("session-timeout",
           "Kafka group session timeout: how soon a dead member's partitions "
           "move on.",

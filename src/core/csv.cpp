@@ -47,7 +47,9 @@ void writeCsvRow(std::ostream &out, std::string_view metric, std::string_view ke
 void writeSnapshotCsv(const Snapshot &s, std::ostream &out, bool withHeader)
 {
     const auto row = [&out](std::string_view metric, std::string_view key, std::int64_t timeMs,
-                            std::int64_t value) { writeCsvRow(out, metric, key, timeMs, value); };
+                            std::int64_t value) {
+        writeCsvRow(out, metric, key, timeMs, value);
+    };
     if (withHeader)
         writeCsvHeader(out);
     const auto at = s.takenAtMs;

@@ -1,7 +1,8 @@
 #pragma once
 // Forwards invalid events byte for byte to the dead-letter topic, with the reason and the
 // source position in record headers. At least once: a batch that is re-read after a failure
-// may forward an event twice; none is lost. Not thread-safe: the aggregator's thread only.
+// may forward an event twice; none is lost. Not thread-safe: one thread at a time (the aggregator
+// hands it from its builder to its polling thread).
 
 #include "kafka_client.h"
 

@@ -53,6 +53,7 @@ Aggregator::Aggregator(AggregatorOptions options)
                                                       std::chrono::milliseconds(5000)})
     , writer_(redis_, options_.schema, options_.aggregation)
     , batch_(options_.aggregation)
+    , builder_([this](const BatchBuilder::Item &item) { build(item); })
 {
     if (options_.topic.empty())
         throw Error(ErrorKind::Fatal, "the topic name is empty: pass --topic NAME");
@@ -162,7 +163,8 @@ void Aggregator::onRebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 void Aggregator::assign(rd_kafka_topic_partition_list_t *list)
 {
     if (inFlight_)
-        complete(); // one outstanding command per connection
+        complete();   // one outstanding command per connection
+    builder_.drain(); // queued messages point at the partition states replaced below
     std::vector<int> ids;
     for (int i = 0; i < list->cnt; ++i)
         ids.push_back(list->elems[i].partition);
@@ -197,12 +199,19 @@ void Aggregator::revoke()
     // Give up the partitions only after the batches in hand are in Redis (or safely dropped:
     // the next owner re-reads from the offsets stored there).
     flush(true);
-    batch_.clear();
-    batchKafkaTimes_.clear();
+    discardBatch();
     partitions_.clear();
 }
 
-void Aggregator::handle(const rd_kafka_message_t *msg, std::int64_t now)
+void Aggregator::discardBatch()
+{
+    builder_.drain(); // nothing may still be adding to the batch
+    batch_.clear();
+    batchEvents_ = 0;
+    batchKafkaTimes_.clear();
+}
+
+void Aggregator::handle(kafka::MessagePtr msg, std::int64_t now)
 {
     if (msg->err) {
         if (msg->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
@@ -231,29 +240,37 @@ void Aggregator::handle(const rd_kafka_message_t *msg, std::int64_t now)
         state.lostPending = msg->offset - state.stored;
     }
     state.resetPending = false;
-    if (batch_.empty())
+    if (batchEvents_ == 0)
         batchStarted_ = std::chrono::steady_clock::now();
+    ++batchEvents_;
     state.next = msg->offset + 1;
 
-    const std::string_view payload(static_cast<const char *>(msg->payload), msg->len);
     rd_kafka_timestamp_type_t tsType;
-    std::int64_t timestamp = rd_kafka_message_timestamp(msg, &tsType);
+    std::int64_t timestamp = rd_kafka_message_timestamp(msg.get(), &tsType);
     if (timestamp < 0)
         timestamp = now;
     if (options_.onApplied)
         batchKafkaTimes_.push_back(timestamp);
+    builder_.add({msg.release(), &state.source, timestamp, now});
+}
+
+void Aggregator::build(const BatchBuilder::Item &item)
+{
+    const auto *msg = item.message;
+    const std::string_view payload(static_cast<const char *>(msg->payload), msg->len);
+    auto timestamp = item.timestampMs;
     const auto result = validator_.validate(payload);
     if (!result.ok()) {
         const auto reason = *result.error;
-        batch_.addInvalid(reason, payload, state.source, msg->offset, timestamp);
+        batch_.addInvalid(reason, payload, *item.source, msg->offset, timestamp);
         deadLetters_->forward(payload,
                               {static_cast<const char *>(msg->key), msg->key ? msg->key_len : 0},
-                              reasonName(reason), state.source, msg->offset);
+                              reasonName(reason), *item.source, msg->offset);
         return;
     }
     if (options_.aggregation.timeSource == EventTimeSource::Payload && result.event.timestampMs)
         timestamp = *result.event.timestampMs;
-    batch_.addValid(result.event, timestamp, now, payload, state.source, msg->offset);
+    batch_.addValid(result.event, timestamp, item.nowMs, payload, *item.source, msg->offset);
 }
 
 bool Aggregator::flush(bool wait)
@@ -261,8 +278,9 @@ bool Aggregator::flush(bool wait)
     // One batch may be in Redis's hands while the next is built: finish that one first.
     if (inFlight_ && !complete())
         return false;
-    if (batch_.empty())
+    if (batchEvents_ == 0)
         return true;
+    builder_.drain();
 
     std::vector<redis::PartitionCommit> commits;
     std::int64_t lost = 0;
@@ -293,6 +311,7 @@ bool Aggregator::flush(bool wait)
         InFlight{std::move(commits),          lost,         batch_.validCount, batch_.invalidCount,
                  std::move(batchKafkaTimes_), batchStarted_};
     batchKafkaTimes_.clear();
+    batchEvents_ = 0;
     for (const auto &commit : inFlight_->commits) {
         auto &state = partitions_[commit.partition];
         state.stored = commit.next; // what Redis holds once this batch applies
@@ -382,8 +401,7 @@ void Aggregator::rewind(const std::map<int, std::int64_t> &storedNow, const InFl
     }
     for (auto &[partition, offset] : targets)
         offset = startOffset(partitions_[partition].stored);
-    batch_.clear();
-    batchKafkaTimes_.clear();
+    discardBatch();
     {
         std::lock_guard lock(statsMutex_);
         ++stats_.rewinds;
@@ -489,7 +507,7 @@ void Aggregator::run(RunLimits limits)
         const auto now = Clock::now();
         if (limits.duration.count() > 0 && now - started >= limits.duration)
             break;
-        if (limits.idleExit.count() > 0 && batch_.empty() && !inFlight_ && lastActivity_ < now &&
+        if (limits.idleExit.count() > 0 && batchEvents_ == 0 && !inFlight_ && lastActivity_ < now &&
             now - lastActivity_ >= limits.idleExit)
             break;
         if (now >= nextBeat_) {
@@ -498,7 +516,7 @@ void Aggregator::run(RunLimits limits)
         }
         // While a batch is with Redis, look for its verdict every few milliseconds.
         auto wait = std::chrono::milliseconds(inFlight_ ? 2 : 100);
-        if (!batch_.empty())
+        if (batchEvents_ > 0)
             wait = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(
                                   batchStarted_ + options_.flushInterval - now),
                               std::chrono::milliseconds(0), wait);
@@ -509,23 +527,24 @@ void Aggregator::run(RunLimits limits)
         const auto drainedAt = wallMs();
         bool gotEvents = false;
         while (msg) {
-            handle(msg.get(), drainedAt);
             gotEvents = gotEvents || !msg->err;
-            if (batch_.events() >= options_.maxBatchEvents)
+            handle(std::move(msg), drainedAt);
+            if (batchEvents_ >= options_.maxBatchEvents)
                 break;
             msg.reset(rd_kafka_consumer_poll(consumer_.get(), 0));
         }
+        builder_.submit(); // everything at hand goes to the builder while we wait for more
         if (gotEvents)
             lastActivity_ = Clock::now();
         // Group commit: a batch goes to Redis when it is full, when it is flushInterval old, or
         // as soon as everything fetched is in it and Redis is not busy with the one before, so
         // batches grow with the load instead of waiting out the interval.
         const bool caughtUp = !msg;
-        if (!batch_.empty() &&
-            (batch_.events() >= options_.maxBatchEvents || (caughtUp && !inFlight_) ||
+        if (batchEvents_ > 0 &&
+            (batchEvents_ >= options_.maxBatchEvents || (caughtUp && !inFlight_) ||
              Clock::now() - batchStarted_ >= options_.flushInterval))
             flush(false); // submit, and build the next batch while Redis applies this one
-        else if (inFlight_ && (batch_.empty() || writer_.verdictReady()))
+        else if (inFlight_ && (batchEvents_ == 0 || writer_.verdictReady()))
             complete(); // confirm as soon as Redis answers (and never leave one unconfirmed)
         if (tracker_.fatal)
             throw Error(ErrorKind::Fatal, "Kafka: " + tracker_.lastReason);
