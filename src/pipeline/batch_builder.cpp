@@ -9,8 +9,9 @@ constexpr std::size_t kMaxQueuedChunks = 64; // about 64,000 messages ahead of t
 
 } // namespace
 
-BatchBuilder::BatchBuilder(Process process)
+BatchBuilder::BatchBuilder(Process process, Release release)
     : process_(std::move(process))
+    , release_(std::move(release))
     , thread_([this] { run(); })
 {
     filling_.reserve(kChunkItems);
@@ -24,15 +25,15 @@ BatchBuilder::~BatchBuilder()
     }
     work_.notify_one();
     thread_.join();
-    destroy(filling_);
+    release(filling_);
     for (auto &chunk : queue_)
-        destroy(chunk);
+        release(chunk);
 }
 
-void BatchBuilder::destroy(std::vector<Item> &chunk)
+void BatchBuilder::release(std::vector<Item> &chunk)
 {
     for (auto &item : chunk)
-        rd_kafka_message_destroy(item.message);
+        release_(item.message);
     chunk.clear();
 }
 
@@ -94,7 +95,7 @@ void BatchBuilder::run()
                     error = std::current_exception();
                 }
             }
-            rd_kafka_message_destroy(item.message);
+            release_(item.message);
         }
         chunk.clear();
 

@@ -22,16 +22,18 @@ namespace pb {
 class BatchBuilder {
 public:
     struct Item {
-        rd_kafka_message_t *message = nullptr; // owned: destroyed once processed
+        rd_kafka_message_t *message = nullptr; // owned: released once processed
         const std::string *source = nullptr;   // "topic/partition"; must outlive drain()
         std::int64_t timestampMs = 0;          // the Kafka timestamp (or the time it came)
         std::int64_t nowMs = 0;                // decides which time buckets are recent
     };
     // Runs on the builder's thread for every item, in the order they were added.
     using Process = std::function<void(const Item &)>;
+    // Gives an item's message back once it is processed or dropped.
+    using Release = std::function<void(rd_kafka_message_t *)>;
 
-    explicit BatchBuilder(Process process);
-    // Processes nothing more: destroys the messages still queued, then joins.
+    explicit BatchBuilder(Process process, Release release = rd_kafka_message_destroy);
+    // Processes nothing more: releases the messages still queued, then joins.
     ~BatchBuilder();
     BatchBuilder(const BatchBuilder &) = delete;
     BatchBuilder &operator=(const BatchBuilder &) = delete;
@@ -42,14 +44,15 @@ public:
     // Hands over the part-filled chunk too (call when no more messages are at hand).
     void submit();
     // Waits until every item added so far is processed. Rethrows what Process threw; the items
-    // after that one were destroyed unprocessed.
+    // after that one were released unprocessed.
     void drain();
 
 private:
     void run();
-    void destroy(std::vector<Item> &chunk);
+    void release(std::vector<Item> &chunk);
 
     Process process_;
+    Release release_;
     std::vector<Item> filling_; // the adding thread's only
     std::mutex mutex_;
     std::condition_variable work_; // to the builder: a chunk, or stop
