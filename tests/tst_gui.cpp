@@ -266,6 +266,19 @@ private Q_SLOTS:
         QTRY_COMPARE(charts.pointCount(), 2);
         QCOMPARE(pages.pages(), (QStringList{"/home", "/cart", "/a,\"b\""}));
 
+        // The actions legend stays short however large the counts grow.
+        ActionsPanel actions;
+        actions.showSnapshot(s2);
+        QCOMPARE(actions.sliceLabels(), (QStringList{"view: 900 (90 %)", "click: 100 (10 %)"}));
+        auto big = s2;
+        big.actions = {{"view", 2520035}, {"add_to_cart", 215307}, {"share", 9876}};
+        actions.showSnapshot(big);
+        const QLocale l;
+        QCOMPARE(
+            actions.sliceLabels(),
+            (QStringList{"view: " + l.toString(2.52, 'f', 2) + " M (92 %)",
+                         "add_to_cart: 215 k (8 %)", "share: " + l.toString(9876) + " (0 %)"}));
+
         // Paused charts keep what they show while the history goes on.
         charts.setPaused(true);
         history.append(knownSnapshot(1700000002000));

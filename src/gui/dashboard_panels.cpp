@@ -26,6 +26,8 @@
 #include <QValueAxis>
 
 #include <algorithm>
+#include <array>
+#include <cmath>
 
 namespace pb::gui {
 
@@ -34,6 +36,24 @@ namespace {
 QString number(std::int64_t n)
 {
     return QLocale().toString(static_cast<qlonglong>(n));
+}
+
+// Short enough for a chart legend: 9,876 / 21.5 k / 2.52 M / 1.20 G.
+QString compactNumber(std::int64_t n)
+{
+    const auto v = static_cast<double>(n);
+    if (std::abs(v) < 10'000)
+        return number(n);
+    static const std::array<std::pair<double, const char *>, 3> units{
+        {{1e9, " G"}, {1e6, " M"}, {1e3, " k"}}};
+    for (const auto &[scale, suffix] : units) {
+        if (std::abs(v) < scale)
+            continue;
+        const auto scaled = v / scale;
+        const int decimals = std::abs(scaled) < 10 ? 2 : std::abs(scaled) < 100 ? 1 : 0;
+        return QLocale().toString(scaled, 'f', decimals) + QLatin1String(suffix);
+    }
+    return number(n);
 }
 
 QChart *plainChart(const QString &title)
@@ -395,13 +415,26 @@ void ActionsPanel::showSnapshot(const Snapshot &s)
             slice->setProperty("action", QString::fromStdString(a.name));
         }
     }
+    double total = 0;
+    for (const auto &a : s.actions)
+        total += static_cast<double>(a.count);
     const auto updated = pie_->slices();
     for (qsizetype i = 0; i < updated.size(); ++i) {
         const auto &a = s.actions[static_cast<std::size_t>(i)];
         updated[i]->setValue(static_cast<double>(a.count));
-        updated[i]->setLabel(
-            QStringLiteral("%1: %2").arg(QString::fromStdString(a.name), number(a.count)));
+        const auto share = total > 0 ? 100.0 * static_cast<double>(a.count) / total : 0.0;
+        updated[i]->setLabel(QStringLiteral("%1: %2 (%3 %)")
+                                 .arg(QString::fromStdString(a.name), compactNumber(a.count),
+                                      QLocale().toString(share, 'f', 0)));
     }
+}
+
+QStringList ActionsPanel::sliceLabels() const
+{
+    QStringList labels;
+    for (const auto *slice : pie_->slices())
+        labels << slice->label();
+    return labels;
 }
 
 void ActionsPanel::showUser(const UserActivity &u)

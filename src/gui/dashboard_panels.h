@@ -104,6 +104,7 @@ public:
     void showSnapshot(const Snapshot &snapshot);
     void showUser(const UserActivity &activity);
     void showLookupError(const QString &message);
+    QStringList sliceLabels() const; // for tests, most first
 
 Q_SIGNALS:
     void lookupRequested(QString userId);
