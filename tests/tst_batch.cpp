@@ -103,6 +103,8 @@ private Q_SLOTS:
                     key += std::string(1, '\0') + "x";
                 if (i % 11 == 0)
                     key = std::string("view") + kFieldSeparator + key;
+                if (i % 13 == 0) // past the 16 bytes kept in the slot
+                    key += std::string(static_cast<std::size_t>(i % 40), 'L');
                 if (i % 997 == 0)
                     key.clear();
                 ++expected[key];

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <random>
 #include <stdexcept>
+#include <utility>
 
 namespace pb {
 
@@ -28,6 +29,26 @@ std::uint64_t processSeed()
 }
 
 constexpr std::size_t kMinSlots = 64;
+constexpr std::uint32_t kFree = 0xffffffffu;
+
+template <typename Word> Word load(const char *p)
+{
+    Word w;
+    std::memcpy(&w, p, sizeof w);
+    return w;
+}
+
+// Equal bytes, n of them; short keys (most here) by two overlapping in-bounds loads.
+bool sameBytes(const char *a, const char *b, std::size_t n)
+{
+    if (n >= 8 && n <= 16)
+        return load<std::uint64_t>(a) == load<std::uint64_t>(b) &&
+               load<std::uint64_t>(a + n - 8) == load<std::uint64_t>(b + n - 8);
+    if (n >= 4 && n < 8)
+        return load<std::uint32_t>(a) == load<std::uint32_t>(b) &&
+               load<std::uint32_t>(a + n - 4) == load<std::uint32_t>(b + n - 4);
+    return n == 0 || std::memcmp(a, b, n) == 0;
+}
 
 } // namespace
 
@@ -50,40 +71,58 @@ std::uint64_t hashKey(std::string_view key)
     return fold(tail ^ k1, h ^ k0 ^ n);
 }
 
+std::string_view CountTable::keyOf(const Slot &slot) const
+{
+    if (slot.length <= kInlineKey)
+        return {slot.inlineKey, slot.length};
+    return std::string_view(arena_).substr(slot.offset, slot.length);
+}
+
 std::size_t CountTable::slotOf(std::string_view key, std::uint64_t hash) const
 {
     const std::size_t mask = slots_.size() - 1;
     for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
-        const auto slot = slots_[i];
-        if (slot == 0)
+        const auto &slot = slots_[i];
+        if (slot.length == kFree)
             return i;
-        const auto &e = entries_[slot - 1];
-        if (e.hash == hash && e.keyLength == key.size() &&
-            std::memcmp(arena_.data() + e.keyOffset, key.data(), key.size()) == 0)
+        if (slot.hash == hash && slot.length == key.size() &&
+            sameBytes(key.size() <= kInlineKey ? slot.inlineKey : arena_.data() + slot.offset,
+                      key.data(), key.size()))
             return i;
     }
 }
 
 std::pair<std::int64_t *, bool> CountTable::tryEmplace(std::string_view key, std::int64_t value)
 {
-    if (2 * (entries_.size() + 1) > slots_.size())
+    if (2 * (order_.size() + 1) > slots_.size())
         grow();
     const auto hash = hashKey(key);
     const auto i = slotOf(key, hash);
-    if (slots_[i] != 0)
-        return {&entries_[slots_[i] - 1].value, false};
-    entries_.push_back({arena_.size(), key.size(), hash, value});
-    arena_.append(key);
-    slots_[i] = static_cast<std::uint32_t>(entries_.size());
-    return {&entries_.back().value, true};
+    auto &slot = slots_[i];
+    if (slot.length != kFree)
+        return {&slot.value, false};
+    if (key.size() >= kFree || arena_.size() + key.size() >= kFree)
+        throw std::length_error("CountTable: keys beyond 4 GB");
+    slot.hash = hash;
+    slot.value = value;
+    slot.length = static_cast<std::uint32_t>(key.size());
+    if (key.size() <= kInlineKey) {
+        if (!key.empty())
+            std::memcpy(slot.inlineKey, key.data(), key.size());
+    } else {
+        slot.offset = static_cast<std::uint32_t>(arena_.size());
+        arena_.append(key);
+    }
+    order_.push_back(static_cast<std::uint32_t>(i));
+    return {&slot.value, true};
 }
 
 const std::int64_t *CountTable::find(std::string_view key) const
 {
-    if (entries_.empty())
+    if (order_.empty())
         return nullptr;
-    const auto slot = slots_[slotOf(key, hashKey(key))];
-    return slot == 0 ? nullptr : &entries_[slot - 1].value;
+    const auto &slot = slots_[slotOf(key, hashKey(key))];
+    return slot.length == kFree ? nullptr : &slot.value;
 }
 
 std::int64_t CountTable::at(std::string_view key) const
@@ -95,21 +134,27 @@ std::int64_t CountTable::at(std::string_view key) const
 
 void CountTable::clear()
 {
-    entries_.clear();
+    for (const auto i : order_)
+        slots_[i].length = kFree;
+    order_.clear();
     arena_.clear();
-    std::fill(slots_.begin(), slots_.end(), 0);
 }
 
 void CountTable::grow()
 {
     // Load factor at most 1/2: probe sequences stay short with linear probing.
-    slots_.assign(std::max(kMinSlots, 2 * slots_.size()), 0);
+    auto previous =
+        std::exchange(slots_, std::vector<Slot>(std::max(kMinSlots, 2 * slots_.size())));
+    for (auto &slot : slots_)
+        slot.length = kFree;
     const std::size_t mask = slots_.size() - 1;
-    for (std::size_t e = 0; e < entries_.size(); ++e) {
-        auto i = entries_[e].hash & mask;
-        while (slots_[i] != 0)
-            i = (i + 1) & mask;
-        slots_[i] = static_cast<std::uint32_t>(e + 1);
+    for (auto &i : order_) {
+        const auto &slot = previous[i];
+        auto j = slot.hash & mask;
+        while (slots_[j].length != kFree)
+            j = (j + 1) & mask;
+        slots_[j] = slot;
+        i = static_cast<std::uint32_t>(j);
     }
 }
 

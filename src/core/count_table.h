@@ -1,8 +1,9 @@
 #pragma once
 // A string -> int64 table for one micro-batch, built for the aggregator's hot path: open
-// addressing over a dense entry array, every key copied into one arena. clear() keeps all of
-// its memory, so a table that has seen a batch's keys does not allocate for the next one.
-// Iterates in insertion order. Not thread-safe.
+// addressing where each slot holds its hash, its value and, up to 16 bytes, its key, so that a
+// look-up in a table far bigger than the cache costs one cache miss; longer keys live in one
+// arena. clear() keeps all of its memory, so a table that has seen a batch's keys does not
+// allocate for the next one. Iterates in insertion order. Not thread-safe.
 
 #include <cstddef>
 #include <cstdint>
@@ -15,23 +16,26 @@
 namespace pb {
 
 class CountTable {
-    struct Entry {
-        std::size_t keyOffset;
-        std::size_t keyLength;
+    static constexpr std::size_t kInlineKey = 16;
+    struct Slot {
         std::uint64_t hash;
         std::int64_t value;
+        std::uint32_t length; // kFree: unused
+        std::uint32_t offset; // into the arena, for keys longer than kInlineKey
+        char inlineKey[kInlineKey];
     };
 
 public:
     // The value stored for key, inserted as 0 when absent.
     std::int64_t &operator[](std::string_view key) { return *tryEmplace(key, 0).first; }
     // Inserts (key, value) unless key is present; the stored value and whether it was inserted.
+    // The pointer is valid until the next insertion.
     std::pair<std::int64_t *, bool> tryEmplace(std::string_view key, std::int64_t value);
     const std::int64_t *find(std::string_view key) const;
     std::int64_t at(std::string_view key) const; // throws std::out_of_range when absent
 
-    std::size_t size() const { return entries_.size(); }
-    bool empty() const { return entries_.empty(); }
+    std::size_t size() const { return order_.size(); }
+    bool empty() const { return order_.empty(); }
     void clear();
 
     class const_iterator {
@@ -44,8 +48,8 @@ public:
 
         value_type operator*() const
         {
-            return {std::string_view(table_->arena_).substr(it_->keyOffset, it_->keyLength),
-                    it_->value};
+            const auto &slot = table_->slots_[*it_];
+            return {table_->keyOf(slot), slot.value};
         }
         const_iterator &operator++()
         {
@@ -56,23 +60,25 @@ public:
 
     private:
         friend class CountTable;
-        const_iterator(const CountTable *table, std::vector<Entry>::const_iterator it)
+        const_iterator(const CountTable *table, std::vector<std::uint32_t>::const_iterator it)
             : table_(table)
             , it_(it)
         {
         }
         const CountTable *table_;
-        std::vector<Entry>::const_iterator it_;
+        std::vector<std::uint32_t>::const_iterator it_;
     };
-    const_iterator begin() const { return {this, entries_.begin()}; }
-    const_iterator end() const { return {this, entries_.end()}; }
+    const_iterator begin() const { return {this, order_.begin()}; }
+    const_iterator end() const { return {this, order_.end()}; }
 
 private:
+    std::string_view keyOf(const Slot &slot) const;
+    // The slot holding key, or the free slot where it belongs.
     std::size_t slotOf(std::string_view key, std::uint64_t hash) const;
     void grow();
 
-    std::vector<Entry> entries_;
-    std::vector<std::uint32_t> slots_; // entry index + 1; 0 = free. Size: a power of two
+    std::vector<Slot> slots_;          // size: a power of two
+    std::vector<std::uint32_t> order_; // used slots, in insertion order
     std::string arena_;
 };
 
