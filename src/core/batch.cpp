@@ -64,7 +64,8 @@ void BatchAggregate::addValid(const EventView &event, std::int64_t eventTimeMs, 
                               std::string_view raw, std::string_view source, std::int64_t offset)
 {
     ++validCount;
-    ++pages[event.page];
+    const auto pageHash = hashKey(event.page); // for the all-time and the per-minute table
+    ++*pages.tryEmplace(event.page, pageHash, 0).first;
     ++actions[event.action];
     if (auto [seen, inserted] = lastSeen.tryEmplace(event.userId, eventTimeMs);
         !inserted && eventTimeMs > *seen)
@@ -86,7 +87,7 @@ void BatchAggregate::addValid(const EventView &event, std::int64_t eventTimeMs, 
         }
         ++*secondCount_;
         ++*minuteCount_;
-        ++(*minutePages_)[event.page];
+        ++*minutePages_->tryEmplace(event.page, pageHash, 0).first;
         fieldScratch_.assign(event.action);
         fieldScratch_ += kFieldSeparator;
         fieldScratch_ += event.userId;

@@ -92,11 +92,11 @@ std::size_t CountTable::slotOf(std::string_view key, std::uint64_t hash) const
     }
 }
 
-std::pair<std::int64_t *, bool> CountTable::tryEmplace(std::string_view key, std::int64_t value)
+std::pair<std::int64_t *, bool> CountTable::tryEmplace(std::string_view key, std::uint64_t hash,
+                                                       std::int64_t value)
 {
     if (2 * (order_.size() + 1) > slots_.size())
         grow();
-    const auto hash = hashKey(key);
     const auto i = slotOf(key, hash);
     auto &slot = slots_[i];
     if (slot.length != kFree)

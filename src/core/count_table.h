@@ -15,6 +15,10 @@
 
 namespace pb {
 
+// Hashes for CountTable: fast on short keys, seeded per process so that crafted user ids cannot
+// aim at one bucket.
+std::uint64_t hashKey(std::string_view key);
+
 class CountTable {
     static constexpr std::size_t kInlineKey = 16;
     struct Slot {
@@ -30,7 +34,13 @@ public:
     std::int64_t &operator[](std::string_view key) { return *tryEmplace(key, 0).first; }
     // Inserts (key, value) unless key is present; the stored value and whether it was inserted.
     // The pointer is valid until the next insertion.
-    std::pair<std::int64_t *, bool> tryEmplace(std::string_view key, std::int64_t value);
+    std::pair<std::int64_t *, bool> tryEmplace(std::string_view key, std::int64_t value)
+    {
+        return tryEmplace(key, hashKey(key), value);
+    }
+    // The same with hashKey(key) computed once for several tables.
+    std::pair<std::int64_t *, bool> tryEmplace(std::string_view key, std::uint64_t hash,
+                                               std::int64_t value);
     const std::int64_t *find(std::string_view key) const;
     std::int64_t at(std::string_view key) const; // throws std::out_of_range when absent
 
@@ -81,9 +91,5 @@ private:
     std::vector<std::uint32_t> order_; // used slots, in insertion order
     std::string arena_;
 };
-
-// Hashes for CountTable: fast on short keys, seeded per process so that crafted user ids cannot
-// aim at one bucket.
-std::uint64_t hashKey(std::string_view key);
 
 } // namespace pb
