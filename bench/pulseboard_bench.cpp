@@ -2,6 +2,7 @@
 // "RESULT key=value ..." for the script to collect. Times come from steady_clock around the
 // work itself (not process start-up or the consumer-group join).
 
+#include "core/clock.h"
 #include "core/event_generator.h"
 #include "kafka/kafka_client.h"
 #include "kafka/rdkafka_handles.h"
@@ -182,9 +183,7 @@ int build(const std::map<std::string, std::string> &f)
 {
     const auto count = number(f, "count", 2000000);
     const auto batchSize = number(f, "batch", AggregatorOptions{}.maxBatchEvents);
-    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
+    const auto now = wallClockMs();
     std::vector<std::string> events;
     EventGenerator generator;
     for (int i = 0; i < 100000; ++i)

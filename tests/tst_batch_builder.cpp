@@ -51,7 +51,19 @@ struct Released {
         }
         return once;
     }
+    bool allOnce(std::size_t n)
+    {
+        const auto once = seen(n);
+        return std::all_of(once.begin(), once.end(), [](bool b) { return b; });
+    }
 };
+
+// Items 0..n-1 with stand-in messages; the timestamp carries the number when `numbered`.
+void addItems(BatchBuilder &builder, std::size_t n, const std::string &source, bool numbered)
+{
+    for (std::size_t i = 0; i < n; ++i)
+        builder.add({fakeMessage(i), &source, numbered ? static_cast<std::int64_t>(i) : 0, 0});
+}
 
 } // namespace
 
@@ -75,15 +87,13 @@ private Q_SLOTS:
                     processed.push_back(numberOf(item.message));
                 },
                 released.callback());
-            for (std::size_t i = 0; i < n; ++i)
-                builder.add({fakeMessage(i), &source, static_cast<std::int64_t>(i), 0});
+            addItems(builder, n, source, true);
             builder.drain();
             QCOMPARE(mismatched, std::size_t(0));
             QCOMPARE(processed.size(), n);
             for (std::size_t i = 0; i < n; ++i)
                 QCOMPARE(processed[i], i);
-            const auto once = released.seen(n);
-            QVERIFY(std::all_of(once.begin(), once.end(), [](bool b) { return b; }));
+            QVERIFY(released.allOnce(n));
         }
     }
 
@@ -100,12 +110,10 @@ private Q_SLOTS:
                 ++processed;
             },
             released.callback());
-        for (std::size_t i = 0; i < n; ++i)
-            builder.add({fakeMessage(i), &source, 0, 0});
+        addItems(builder, n, source, false);
         QVERIFY_THROWS_EXCEPTION(std::runtime_error, builder.drain());
         QCOMPARE(processed.load(), std::size_t(1500));
-        auto once = released.seen(n);
-        QVERIFY(std::all_of(once.begin(), once.end(), [](bool b) { return b; }));
+        QVERIFY(released.allOnce(n));
 
         // The error is reported once; what comes after it is processed again.
         builder.add({fakeMessage(n), &source, 0, 0});
@@ -127,13 +135,11 @@ private Q_SLOTS:
                         std::this_thread::sleep_for(std::chrono::milliseconds(50));
                 },
                 released.callback());
-            for (std::size_t i = 0; i < n; ++i)
-                builder.add({fakeMessage(i), &source, 0, 0});
+            addItems(builder, n, source, false);
             builder.submit();
         } // no drain(): the destructor stops the builder with chunks still queued
         QVERIFY(processed.load() < n); // it did stop early
-        const auto once = released.seen(n);
-        QVERIFY(std::all_of(once.begin(), once.end(), [](bool b) { return b; }));
+        QVERIFY(released.allOnce(n));
     }
 };
 

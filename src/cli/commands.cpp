@@ -1,5 +1,6 @@
 #include "commands.h"
 
+#include "core/clock.h"
 #include "core/csv.h"
 #include "core/duration.h"
 #include "core/event.h"
@@ -36,13 +37,6 @@ using namespace std::chrono_literals;
 struct UsageError {
     std::string message;
 };
-
-std::int64_t nowMs()
-{
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 std::string str(const QString &s)
 {
@@ -497,7 +491,7 @@ int cmdStats(const QStringList &args, StopSignals &)
     redis::Connection connection(f.redis());
     connection.connect();
     redis::StatsReader reader(connection, statsOptions(f));
-    const auto now = nowMs();
+    const auto now = wallClockMs();
     const auto snapshot = reader.read(now);
     std::optional<UserActivity> user;
     if (f.isSet("user"))
@@ -540,7 +534,7 @@ int cmdExport(const QStringList &args, StopSignals &)
     auto options = statsOptions(f);
     options.rateSeconds = static_cast<int>(f.integer("seconds", 1, 3600));
     redis::StatsReader reader(connection, options);
-    const auto snapshot = reader.read(nowMs());
+    const auto snapshot = reader.read(wallClockMs());
     const std::filesystem::path out = str(f.value("out"));
     auto temp = out;
     temp += ".part";
@@ -618,7 +612,7 @@ int cmdDemo(const QStringList &args, StopSignals &stopSignals)
             std::min(next, started + (duration.count() ? duration : 24h * 365)));
         next += 1s;
         try {
-            const auto s = reader.read(nowMs());
+            const auto s = reader.read(wallClockMs());
             const auto sim = simulator.stats();
             std::string top;
             for (const auto &p : s.topPagesAllTime)
@@ -644,7 +638,7 @@ int cmdDemo(const QStringList &args, StopSignals &stopSignals)
         std::fprintf(stderr, "demo: %s\n", failure.c_str());
         return 1;
     }
-    const auto s = reader.read(nowMs());
+    const auto s = reader.read(wallClockMs());
     std::printf("demo finished: %lld events aggregated, %lld active users\n",
                 static_cast<long long>(s.eventsTotal), static_cast<long long>(s.activeUsers));
     return 0;

@@ -1,5 +1,6 @@
 #include "workers.h"
 
+#include "core/clock.h"
 #include "kafka/kafka_client.h"
 
 #include <QThread>
@@ -10,13 +11,6 @@
 namespace pb::gui {
 
 namespace {
-
-std::int64_t nowMs()
-{
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 // Publishes a pointer to the object a worker is running while it lives, and withdraws it
 // before the object goes, so another thread never reaches a destroyed one.
@@ -176,7 +170,7 @@ void StatsWorker::tick()
     if (!reader_)
         return;
     try {
-        auto snapshot = reader_->read(nowMs());
+        auto snapshot = reader_->read(wallClockMs());
         if (!up_ || !reported_)
             Q_EMIT redisStatus(true, {});
         up_ = true;
@@ -195,7 +189,7 @@ void StatsWorker::lookupUser(QString userId)
     if (!reader_)
         return;
     try {
-        Q_EMIT userActivityReady(reader_->user(userId.toStdString(), nowMs()));
+        Q_EMIT userActivityReady(reader_->user(userId.toStdString(), wallClockMs()));
     } catch (const Error &e) {
         Q_EMIT userLookupFailed(QString::fromUtf8(e.what()));
     }

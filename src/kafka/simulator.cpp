@@ -1,5 +1,7 @@
 #include "simulator.h"
 
+#include "core/clock.h"
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -7,17 +9,6 @@
 #include <thread>
 
 namespace pb::kafka {
-
-namespace {
-
-std::int64_t nowMs()
-{
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
-} // namespace
 
 Simulator::Simulator(KafkaSettings settings, SimulatorOptions options)
     : settings_(std::move(settings))
@@ -137,7 +128,7 @@ SimulatorStats Simulator::run(const std::function<void(const SimulatorStats &)> 
         }
         if (options_.count > 0)
             due = std::min(due, options_.count - produced);
-        const auto timestamp = nowMs();
+        const auto timestamp = wallClockMs();
         for (std::int64_t i = 0; i < due; ++i) {
             if (!produceOne(timestamp))
                 break;

@@ -1,5 +1,7 @@
 #include "aggregator.h"
 
+#include "core/clock.h"
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -9,13 +11,6 @@
 namespace pb {
 
 namespace {
-
-std::int64_t wallMs()
-{
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 std::string defaultInstanceId()
 {
@@ -66,7 +61,7 @@ Aggregator::Aggregator(AggregatorOptions options)
         options_.instanceId = defaultInstanceId();
     if (options_.deadLetterTopic.empty())
         options_.deadLetterTopic = options_.topic + ".dlq";
-    startedMs_ = wallMs();
+    startedMs_ = wallClockMs();
 
     // Redis first: it is the source of truth, and its errors are the most common set-up slip.
     redis_.connect();
@@ -299,7 +294,7 @@ bool Aggregator::flush(bool wait)
         return false;
     }
     try {
-        writer_.submit(batch_, commits, lost, wallMs());
+        writer_.submit(batch_, commits, lost, wallClockMs());
     } catch (const Error &e) {
         if (!e.retriable())
             throw;
@@ -372,7 +367,7 @@ bool Aggregator::complete()
         stats_.lastAccounted = std::chrono::steady_clock::now();
     }
     if (options_.onApplied)
-        options_.onApplied(wallMs(), batch.kafkaTimes);
+        options_.onApplied(wallClockMs(), batch.kafkaTimes);
     backoff_ = std::chrono::milliseconds(0);
     return true;
 }
@@ -448,7 +443,7 @@ void Aggregator::beat()
         ",\"host\":" + jsonString(options_.instanceId.substr(0, options_.instanceId.find(':'))) +
         ",\"group\":" + jsonString(options_.group) + ",\"pid\":" + std::to_string(getpid()) +
         ",\"started_ms\":" + std::to_string(startedMs_) +
-        ",\"beat_ms\":" + std::to_string(wallMs());
+        ",\"beat_ms\":" + std::to_string(wallClockMs());
     {
         std::lock_guard lock(statsMutex_);
         json += ",\"events\":" + std::to_string(stats_.validEvents + stats_.invalidEvents);
@@ -480,7 +475,7 @@ void Aggregator::beat()
         stats_.partitions = health;
     }
     try {
-        writer_.beat(options_.instanceId, json, wallMs());
+        writer_.beat(options_.instanceId, json, wallClockMs());
         std::lock_guard lock(statsMutex_);
         stats_.redisUp = true;
     } catch (const Error &e) {
@@ -524,7 +519,7 @@ void Aggregator::run(RunLimits limits)
             rd_kafka_consumer_poll(consumer_.get(), static_cast<int>(wait.count())));
         // Drain what is already fetched without waiting, up to the batch limit. One clock
         // reading serves the whole drain: it only decides which buckets are recent.
-        const auto drainedAt = wallMs();
+        const auto drainedAt = wallClockMs();
         bool gotEvents = false;
         while (msg) {
             gotEvents = gotEvents || !msg->err;

@@ -87,17 +87,16 @@ void BatchBuilder::run()
         done_.notify_all(); // room in the queue
 
         std::exception_ptr error;
-        for (auto &item : chunk) {
-            if (!failed && !error) {
-                try {
-                    process_(item);
-                } catch (...) {
-                    error = std::current_exception();
-                }
+        for (const auto &item : chunk) {
+            if (failed || error)
+                break;
+            try {
+                process_(item);
+            } catch (...) {
+                error = std::current_exception();
             }
-            release_(item.message);
         }
-        chunk.clear();
+        release(chunk);
 
         lock.lock();
         if (error && !error_)
