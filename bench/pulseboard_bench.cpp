@@ -172,6 +172,8 @@ AggregatorOptions aggregatorOptions(const std::map<std::string, std::string> &f,
     o.group = "pulseboard-bench-" + std::to_string(Clock::now().time_since_epoch().count());
     o.redis = redis;
     o.flushInterval = std::chrono::milliseconds(number(f, "flush-ms", o.flushInterval.count()));
+    o.catchUpInterval =
+        std::chrono::milliseconds(number(f, "catch-up-ms", o.catchUpInterval.count()));
     o.maxBatchEvents = number(f, "batch", o.maxBatchEvents);
     return o;
 }

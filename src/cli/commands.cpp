@@ -404,8 +404,13 @@ void addAggregatorFlags(Flags &f)
           "where", "earliest");
     f.add("event-time", "Event time: kafka (record timestamp) or payload (its timestamp field).",
           "source", "kafka");
-    f.add("flush-interval", "Longest a micro-batch waits before its Redis write.", "time", "100ms");
-    f.add("batch-events", "Most events in one micro-batch.", "n", "200000");
+    f.add("flush-interval", "Longest a micro-batch of live events waits before its Redis write.",
+          "time", "100ms");
+    f.add("catch-up-interval",
+          "Longest a micro-batch waits while Kafka holds a backlog (bigger batches catch up "
+          "faster).",
+          "time", "1s");
+    f.add("batch-events", "Most events in one micro-batch.", "n", "1000000");
     f.add("session-timeout",
           "Kafka group session timeout: how soon a dead member's partitions "
           "move on.",
@@ -435,6 +440,9 @@ AggregatorOptions aggregatorOptions(const Flags &f)
     o.flushInterval = f.duration("flush-interval");
     if (o.flushInterval < 1ms || o.flushInterval > 10s)
         throw UsageError{"--flush-interval must be between 1ms and 10s"};
+    o.catchUpInterval = f.duration("catch-up-interval");
+    if (o.catchUpInterval < o.flushInterval || o.catchUpInterval > 60s)
+        throw UsageError{"--catch-up-interval must be between --flush-interval and 60s"};
     o.maxBatchEvents = f.integer("batch-events", 1, 10'000'000);
     o.sessionTimeout = f.duration("session-timeout");
     if (o.sessionTimeout < 1s || o.sessionTimeout > 300s)

@@ -485,6 +485,25 @@ void Aggregator::beat()
     }
 }
 
+std::int64_t Aggregator::backlog(std::int64_t enough)
+{
+    std::int64_t total = 0;
+    for (const auto &[partition, state] : partitions_) {
+        // Where this member has read to; unknown before its first message or stored offset.
+        const auto position = state.next >= 0 ? state.next : state.stored;
+        std::int64_t low = -1;
+        std::int64_t high = -1;
+        if (position < 0 ||
+            rd_kafka_get_watermark_offsets(consumer_.get(), options_.topic.c_str(), partition, &low,
+                                           &high) != RD_KAFKA_RESP_ERR_NO_ERROR)
+            continue;
+        total += std::max<std::int64_t>(0, high - std::max(position, low));
+        if (total >= enough)
+            break;
+    }
+    return total;
+}
+
 void Aggregator::run(RunLimits limits)
 {
     using Clock = std::chrono::steady_clock;
@@ -509,11 +528,12 @@ void Aggregator::run(RunLimits limits)
             beat();
             nextBeat_ = now + options_.heartbeatInterval;
         }
+        const auto longestWait = backlogged_ ? options_.catchUpInterval : options_.flushInterval;
         // While a batch is with Redis, look for its verdict every few milliseconds.
         auto wait = std::chrono::milliseconds(inFlight_ ? 2 : 100);
         if (batchEvents_ > 0)
             wait = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                  batchStarted_ + options_.flushInterval - now),
+                                  batchStarted_ + longestWait - now),
                               std::chrono::milliseconds(0), wait);
         kafka::MessagePtr msg(
             rd_kafka_consumer_poll(consumer_.get(), static_cast<int>(wait.count())));
@@ -531,13 +551,18 @@ void Aggregator::run(RunLimits limits)
         builder_.submit(); // everything at hand goes to the builder while we wait for more
         if (gotEvents)
             lastActivity_ = Clock::now();
-        // Group commit: a batch goes to Redis when it is full, when it is flushInterval old, or
-        // as soon as everything fetched is in it and Redis is not busy with the one before, so
-        // batches grow with the load instead of waiting out the interval.
-        const bool caughtUp = !msg;
-        if (batchEvents_ > 0 &&
-            (batchEvents_ >= options_.maxBatchEvents || (caughtUp && !inFlight_) ||
-             Clock::now() - batchStarted_ >= options_.flushInterval))
+        // Group commit: a live batch goes to Redis as soon as everything fetched is in it and
+        // Redis is not busy with the one before, so batches grow with the load instead of
+        // waiting out the interval. An empty local queue while Kafka still holds a backlog
+        // only means the fetcher is behind us: then the batch keeps growing.
+        const bool fetchedAll = !msg;
+        if (fetchedAll) {
+            const auto enough = std::max<std::int64_t>(1, options_.maxBatchEvents / 10);
+            backlogged_ = backlog(enough) >= enough;
+        }
+        if (batchEvents_ > 0 && (batchEvents_ >= options_.maxBatchEvents ||
+                                 (fetchedAll && !backlogged_ && !inFlight_) ||
+                                 Clock::now() - batchStarted_ >= longestWait))
             flush(false); // submit, and build the next batch while Redis applies this one
         else if (inFlight_ && (batchEvents_ == 0 || writer_.verdictReady()))
             complete(); // confirm as soon as Redis answers (and never leave one unconfirmed)

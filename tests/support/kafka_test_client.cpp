@@ -42,10 +42,13 @@ HandlePtr makeClient(rd_kafka_type_t type, const std::string &brokers,
 } // namespace
 
 void produceAll(const std::string &brokers, const std::string &topic,
-                const std::vector<Record> &records)
+                const std::vector<Record> &records,
+                const std::vector<std::pair<std::string, std::string>> &properties)
 {
     int failures = 0;
-    auto rk = makeClient(RD_KAFKA_PRODUCER, brokers, {{"linger.ms", "5"}, {"acks", "all"}});
+    std::vector<std::pair<std::string, std::string>> all{{"linger.ms", "5"}, {"acks", "all"}};
+    all.insert(all.end(), properties.begin(), properties.end());
+    auto rk = makeClient(RD_KAFKA_PRODUCER, brokers, all);
     for (const auto &r : records) {
         for (;;) {
 #pragma GCC diagnostic push

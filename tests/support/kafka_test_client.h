@@ -25,9 +25,10 @@ struct ReadRecord {
 };
 
 // Produces every record and waits for every acknowledgement; throws std::runtime_error if any
-// is not acknowledged.
+// is not acknowledged. `properties` go to librdkafka after the defaults (linger.ms 5, acks all).
 void produceAll(const std::string &brokers, const std::string &topic,
-                const std::vector<Record> &records);
+                const std::vector<Record> &records,
+                const std::vector<std::pair<std::string, std::string>> &properties = {});
 
 // Reads `topic` from the beginning of every partition until `expected` records arrived or the
 // timeout passed; returns what arrived.
