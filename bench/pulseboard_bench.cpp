@@ -193,17 +193,22 @@ int build(const std::map<std::string, std::string> &f)
     EventValidator validator;
     BatchAggregate batch;
     std::int64_t valid = 0;
+    std::int64_t inBatch = 0;
     const auto start = Clock::now();
     for (std::int64_t i = 0; i < count; ++i) {
         const auto &json = events[static_cast<std::size_t>(i) % events.size()];
         const auto result = validator.validate(json);
         if (result.ok()) {
-            batch.addValid(result.event, now - 1000, now, json, "bench/0", i);
+            batch.stageValid(result.event, now - 1000, now, json, "bench/0", i);
             ++valid;
         }
-        if (batch.events() >= batchSize)
+        if (++inBatch >= batchSize) {
+            batch.settle();
             batch.clear();
+            inBatch = 0;
+        }
     }
+    batch.settle();
     const auto elapsed = seconds(Clock::now() - start);
     std::printf(
         "RESULT build_events=%lld build_valid=%lld build_seconds=%.3f build_ns_per_event=%.0f\n",

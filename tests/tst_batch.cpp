@@ -17,6 +17,26 @@
 using namespace pb;
 using namespace std::chrono_literals;
 
+namespace {
+
+std::map<std::string, std::int64_t> toMap(const CountTable &table)
+{
+    std::map<std::string, std::int64_t> m;
+    for (const auto &[key, value] : table)
+        m.emplace(key, value);
+    return m;
+}
+
+std::map<std::int64_t, std::map<std::string, std::int64_t>> minuteMaps(const MinuteTables &tables)
+{
+    std::map<std::int64_t, std::map<std::string, std::int64_t>> m;
+    for (const auto &[minute, table] : tables)
+        m.emplace(minute, toMap(table));
+    return m;
+}
+
+} // namespace
+
 class TestBatch : public QObject {
     Q_OBJECT
 
@@ -159,6 +179,61 @@ private Q_SLOTS:
             QVERIFY(batch.pagesByMinute.empty());
             QVERIFY(batch.lastSeen.empty());
         }
+    }
+
+    void givenStagedEvents_whenSettled_thenTheyCountExactlyLikeAddedOnes()
+    {
+        const std::int64_t now = 1700000000000;
+        EventGenerator generator;
+        std::mt19937_64 rng(5);
+        std::vector<std::string> raws; // must outlive the count; the views below need not
+        std::vector<std::int64_t> times;
+        for (int i = 0; i < 5000; ++i) {
+            // over several minutes, some older than the buckets' history
+            times.push_back(now - static_cast<std::int64_t>(rng() % (i % 50 ? 300000 : 8000000)));
+            raws.push_back(std::string(generator.next(times.back()).json));
+        }
+        EventValidator validator;
+        BatchAggregate staged;
+        BatchAggregate added;
+        std::string scratch;
+        for (std::size_t i = 0; i < raws.size(); ++i) {
+            const auto result = validator.validate(raws[i]);
+            QVERIFY(result.ok());
+            // The staged copy must not depend on the strings it was given.
+            scratch.assign(result.event.page);
+            EventView view = result.event;
+            view.page = scratch;
+            staged.stageValid(view, times[i], now, raws[i], "t/0", static_cast<std::int64_t>(i));
+            scratch.assign(scratch.size(), '#');
+            added.addValid(result.event, times[i], now, raws[i], "t/0",
+                           static_cast<std::int64_t>(i));
+        }
+        QCOMPARE(staged.validCount, added.validCount - 1); // the last one waits for settle()
+        staged.settle();
+        staged.settle(); // counts it once
+        QCOMPARE(staged.validCount, added.validCount);
+        QCOMPARE(toMap(staged.pages), toMap(added.pages));
+        QCOMPARE(toMap(staged.actions), toMap(added.actions));
+        QCOMPARE(toMap(staged.lastSeen), toMap(added.lastSeen));
+        QCOMPARE(staged.perSecond, added.perSecond);
+        QCOMPARE(staged.perMinute, added.perMinute);
+        QCOMPARE(minuteMaps(staged.pagesByMinute), minuteMaps(added.pagesByMinute));
+        QCOMPARE(minuteMaps(staged.userActionsByMinute), minuteMaps(added.userActionsByMinute));
+        QVERIFY(minuteMaps(staged.userActionsByMinute).size() > 1);
+        QCOMPARE(staged.feed.size(), added.feed.size());
+        for (std::size_t i = 0; i < staged.feed.size(); ++i) {
+            QCOMPARE(staged.feed[i].raw, added.feed[i].raw);
+            QCOMPARE(staged.feed[i].offset, added.feed[i].offset);
+        }
+
+        // clear() drops a staged event.
+        staged.clear();
+        staged.stageValid({"1", "view", "/x", std::nullopt}, now, now, "{}", "t/0", 0);
+        staged.clear();
+        staged.settle();
+        QCOMPARE(staged.validCount, 0);
+        QVERIFY(staged.pages.empty());
     }
 
     void givenASeed_whenGenerating_thenEventsAreValidDeterministicAndZipfSkewed()

@@ -65,6 +65,15 @@ void addItems(BatchBuilder &builder, std::size_t n, const std::string &source, b
         builder.add({fakeMessage(i), &source, numbered ? static_cast<std::int64_t>(i) : 0, 0});
 }
 
+// A Process calling f for each item of a chunk.
+template <typename F> BatchBuilder::Process eachItem(F f)
+{
+    return [f](std::span<const BatchBuilder::Item> items) {
+        for (const auto &item : items)
+            f(item);
+    };
+}
+
 } // namespace
 
 class TestBatchBuilder : public QObject {
@@ -79,14 +88,14 @@ private Q_SLOTS:
         std::size_t mismatched = 0;
         const std::string source = "t/0";
         {
-            BatchBuilder builder(
-                [&](const BatchBuilder::Item &item) {
-                    if (item.source != &source ||
-                        item.timestampMs != static_cast<std::int64_t>(numberOf(item.message)))
-                        ++mismatched;
-                    processed.push_back(numberOf(item.message));
-                },
-                released.callback());
+            BatchBuilder builder(eachItem([&](const BatchBuilder::Item &item) {
+                                     if (item.source != &source ||
+                                         item.timestampMs !=
+                                             static_cast<std::int64_t>(numberOf(item.message)))
+                                         ++mismatched;
+                                     processed.push_back(numberOf(item.message));
+                                 }),
+                                 released.callback());
             addItems(builder, n, source, true);
             builder.drain();
             QCOMPARE(mismatched, std::size_t(0));
@@ -103,13 +112,12 @@ private Q_SLOTS:
         Released released;
         std::atomic<std::size_t> processed{0};
         const std::string source = "t/0";
-        BatchBuilder builder(
-            [&](const BatchBuilder::Item &item) {
-                if (numberOf(item.message) == 1500)
-                    throw std::runtime_error("dead-letter topic gone");
-                ++processed;
-            },
-            released.callback());
+        BatchBuilder builder(eachItem([&](const BatchBuilder::Item &item) {
+                                 if (numberOf(item.message) == 1500)
+                                     throw std::runtime_error("dead-letter topic gone");
+                                 ++processed;
+                             }),
+                             released.callback());
         addItems(builder, n, source, false);
         QVERIFY_THROWS_EXCEPTION(std::runtime_error, builder.drain());
         QCOMPARE(processed.load(), std::size_t(1500));
@@ -129,12 +137,11 @@ private Q_SLOTS:
         std::atomic<std::size_t> processed{0};
         const std::string source = "t/0";
         {
-            BatchBuilder builder(
-                [&](const BatchBuilder::Item &) {
-                    if (processed++ == 0)
-                        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-                },
-                released.callback());
+            BatchBuilder builder(eachItem([&](const BatchBuilder::Item &) {
+                                     if (processed++ == 0)
+                                         std::this_thread::sleep_for(std::chrono::milliseconds(50));
+                                 }),
+                                 released.callback());
             addItems(builder, n, source, false);
             builder.submit();
         } // no drain(): the destructor stops the builder with chunks still queued

@@ -1,5 +1,7 @@
 #include "batch.h"
 
+#include <utility>
+
 namespace pb {
 
 namespace {
@@ -60,19 +62,62 @@ const FeedEntry &FeedRing::operator[](std::size_t i) const
     return slots_[(head_ + i) % slots_.size()];
 }
 
+void BatchAggregate::stageValid(const EventView &event, std::int64_t eventTimeMs,
+                                std::int64_t nowMs, std::string_view raw, std::string_view source,
+                                std::int64_t offset)
+{
+    auto &into = staged_[nextStage_];
+    into.page.assign(event.page);
+    into.field.assign(event.action);
+    into.field += kFieldSeparator;
+    into.field += event.userId;
+    into.actionLength = event.action.size();
+    into.pageHash = hashKey(event.page); // for the all-time and the per-minute table
+    into.actionHash = hashKey(event.action);
+    into.userHash = hashKey(event.userId);
+    into.fieldHash = hashKey(into.field);
+    into.timeMs = eventTimeMs;
+    into.nowMs = nowMs;
+    into.raw = raw;
+    into.source = source;
+    into.offset = offset;
+    // The big tables, keyed by user; the page and action tables stay in the cache anyway.
+    lastSeen.prefetch(into.userHash);
+    if (minuteUserActions_ && floorDiv(eventTimeMs, 60'000) == cachedMinute_)
+        minuteUserActions_->prefetch(into.fieldHash);
+
+    settle();
+    hasStaged_ = true;
+    nextStage_ ^= 1;
+}
+
+void BatchAggregate::settle()
+{
+    if (std::exchange(hasStaged_, false))
+        count(staged_[nextStage_ ^ 1]);
+}
+
 void BatchAggregate::addValid(const EventView &event, std::int64_t eventTimeMs, std::int64_t nowMs,
                               std::string_view raw, std::string_view source, std::int64_t offset)
 {
-    ++validCount;
-    const auto pageHash = hashKey(event.page); // for the all-time and the per-minute table
-    ++*pages.tryEmplace(event.page, pageHash, 0).first;
-    ++actions[event.action];
-    if (auto [seen, inserted] = lastSeen.tryEmplace(event.userId, eventTimeMs);
-        !inserted && eventTimeMs > *seen)
-        *seen = eventTimeMs;
+    stageValid(event, eventTimeMs, nowMs, raw, source, offset);
+    settle();
+}
 
-    if (eventTimeMs >= nowMs - bucketHistoryMs_) {
-        const auto second = floorDiv(eventTimeMs, 1000);
+void BatchAggregate::count(const Staged &event)
+{
+    const std::string_view field = event.field;
+    const auto action = field.substr(0, event.actionLength);
+    const auto userId = field.substr(event.actionLength + 1);
+    ++validCount;
+    ++*pages.tryEmplace(event.page, event.pageHash, 0).first;
+    ++*actions.tryEmplace(action, event.actionHash, 0).first;
+    if (auto [seen, inserted] = lastSeen.tryEmplace(userId, event.userHash, event.timeMs);
+        !inserted && event.timeMs > *seen)
+        *seen = event.timeMs;
+
+    if (event.timeMs >= event.nowMs - bucketHistoryMs_) {
+        const auto second = floorDiv(event.timeMs, 1000);
         const auto minute = floorDiv(second, 60);
         // Events of a batch mostly share their second and minute: look those buckets up once.
         if (second != cachedSecond_) {
@@ -87,14 +132,11 @@ void BatchAggregate::addValid(const EventView &event, std::int64_t eventTimeMs, 
         }
         ++*secondCount_;
         ++*minuteCount_;
-        ++*minutePages_->tryEmplace(event.page, pageHash, 0).first;
-        fieldScratch_.assign(event.action);
-        fieldScratch_ += kFieldSeparator;
-        fieldScratch_ += event.userId;
-        ++(*minuteUserActions_)[fieldScratch_];
+        ++*minutePages_->tryEmplace(event.page, event.pageHash, 0).first;
+        ++*minuteUserActions_->tryEmplace(field, event.fieldHash, 0).first;
     }
 
-    fill(feed, raw, source, offset, eventTimeMs, {});
+    fill(feed, event.raw, event.source, event.offset, event.timeMs, {});
 }
 
 void BatchAggregate::addInvalid(InvalidReason reason, std::string_view raw, std::string_view source,
@@ -110,6 +152,7 @@ void BatchAggregate::clear()
     validCount = 0;
     invalidCount = 0;
     cachedSecond_ = cachedMinute_ = kNoBucket;
+    hasStaged_ = false;
     pages.clear();
     pagesByMinute.clear();
     lastSeen.clear();

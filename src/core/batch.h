@@ -93,12 +93,19 @@ public:
     {
     }
 
-    // nowMs decides which events are recent enough for the time buckets.
+    // Counts a valid event at the next stageValid() or settle(), and meanwhile loads the table
+    // slots it lands in from memory: a caller that parses its next event in between finds
+    // them in the cache. The event's strings are copied; raw and source must stay valid until
+    // the event is counted. nowMs decides which events are recent enough for the time buckets.
+    void stageValid(const EventView &event, std::int64_t eventTimeMs, std::int64_t nowMs,
+                    std::string_view raw, std::string_view source, std::int64_t offset);
+    void settle(); // counts the staged event, if any: the counts include it only then
+    // Both in one step.
     void addValid(const EventView &event, std::int64_t eventTimeMs, std::int64_t nowMs,
                   std::string_view raw, std::string_view source, std::int64_t offset);
     void addInvalid(InvalidReason reason, std::string_view raw, std::string_view source,
                     std::int64_t offset, std::int64_t timestampMs);
-    void clear();
+    void clear(); // also drops a staged event
 
     std::int64_t events() const { return validCount + invalidCount; }
     bool empty() const { return events() == 0; }
@@ -119,7 +126,26 @@ public:
 private:
     static constexpr std::int64_t kNoBucket = INT64_MIN;
     std::int64_t bucketHistoryMs_;
-    std::string fieldScratch_;
+    // A valid event with its keys copied and hashed; two, reused from event to event, so that
+    // staging does not allocate once warm.
+    struct Staged {
+        std::string page;
+        std::string field; // action, kFieldSeparator, user id: the per-minute per-user key
+        std::size_t actionLength = 0;
+        std::uint64_t pageHash = 0;
+        std::uint64_t actionHash = 0;
+        std::uint64_t userHash = 0;
+        std::uint64_t fieldHash = 0;
+        std::int64_t timeMs = 0;
+        std::int64_t nowMs = 0;
+        std::string_view raw;
+        std::string_view source;
+        std::int64_t offset = 0;
+    };
+    void count(const Staged &event);
+    std::array<Staged, 2> staged_;
+    std::size_t nextStage_ = 0; // staged_[nextStage_ ^ 1] waits to be counted when hasStaged_
+    bool hasStaged_ = false;
     // The buckets of the last event's second and minute (std::map values do not move).
     std::int64_t cachedSecond_ = kNoBucket;
     std::int64_t cachedMinute_ = kNoBucket;

@@ -48,7 +48,7 @@ Aggregator::Aggregator(AggregatorOptions options)
                                                       std::chrono::milliseconds(5000)})
     , writer_(redis_, options_.schema, options_.aggregation)
     , batch_(options_.aggregation)
-    , builder_([this](const BatchBuilder::Item &item) { build(item); })
+    , builder_([this](std::span<const BatchBuilder::Item> items) { build(items); })
 {
     if (options_.topic.empty())
         throw Error(ErrorKind::Fatal, "the topic name is empty: pass --topic NAME");
@@ -249,23 +249,27 @@ void Aggregator::handle(kafka::MessagePtr msg, std::int64_t now)
     builder_.add({msg.release(), &state.source, timestamp, now});
 }
 
-void Aggregator::build(const BatchBuilder::Item &item)
+void Aggregator::build(std::span<const BatchBuilder::Item> items)
 {
-    const auto *msg = item.message;
-    const std::string_view payload(static_cast<const char *>(msg->payload), msg->len);
-    auto timestamp = item.timestampMs;
-    const auto result = validator_.validate(payload);
-    if (!result.ok()) {
-        const auto reason = *result.error;
-        batch_.addInvalid(reason, payload, *item.source, msg->offset, timestamp);
-        deadLetters_->forward(payload,
-                              {static_cast<const char *>(msg->key), msg->key ? msg->key_len : 0},
-                              reasonName(reason), *item.source, msg->offset);
-        return;
+    for (const auto &item : items) {
+        const auto *msg = item.message;
+        const std::string_view payload(static_cast<const char *>(msg->payload), msg->len);
+        auto timestamp = item.timestampMs;
+        const auto result = validator_.validate(payload);
+        if (!result.ok()) {
+            const auto reason = *result.error;
+            batch_.addInvalid(reason, payload, *item.source, msg->offset, timestamp);
+            deadLetters_->forward(
+                payload, {static_cast<const char *>(msg->key), msg->key ? msg->key_len : 0},
+                reasonName(reason), *item.source, msg->offset);
+            continue;
+        }
+        if (options_.aggregation.timeSource == EventTimeSource::Payload && result.event.timestampMs)
+            timestamp = *result.event.timestampMs;
+        // Counted while the next event is parsed (the messages live until the chunk is done).
+        batch_.stageValid(result.event, timestamp, item.nowMs, payload, *item.source, msg->offset);
     }
-    if (options_.aggregation.timeSource == EventTimeSource::Payload && result.event.timestampMs)
-        timestamp = *result.event.timestampMs;
-    batch_.addValid(result.event, timestamp, item.nowMs, payload, *item.source, msg->offset);
+    batch_.settle();
 }
 
 bool Aggregator::flush(bool wait)

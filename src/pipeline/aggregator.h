@@ -21,6 +21,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -129,7 +130,7 @@ private:
     // On the polling thread: partition bookkeeping, then the message goes to the builder.
     void handle(kafka::MessagePtr msg, std::int64_t nowMs);
     // On the builder's thread: validation, pre-aggregation, dead-lettering.
-    void build(const BatchBuilder::Item &item);
+    void build(std::span<const BatchBuilder::Item> items);
     // Drops the batch in hand (after the builder is done with it).
     void discardBatch();
     // Completes the batch in flight, then submits the one in hand; with wait, also completes

@@ -87,11 +87,9 @@ void BatchBuilder::run()
         done_.notify_all(); // room in the queue
 
         std::exception_ptr error;
-        for (const auto &item : chunk) {
-            if (failed || error)
-                break;
+        if (!failed) {
             try {
-                process_(item);
+                process_(chunk);
             } catch (...) {
                 error = std::current_exception();
             }

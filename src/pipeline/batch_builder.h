@@ -12,6 +12,7 @@
 #include <exception>
 #include <functional>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <utility>
@@ -27,8 +28,9 @@ public:
         std::int64_t timestampMs = 0;          // the Kafka timestamp (or the time it came)
         std::int64_t nowMs = 0;                // decides which time buckets are recent
     };
-    // Runs on the builder's thread for every item, in the order they were added.
-    using Process = std::function<void(const Item &)>;
+    // Runs on the builder's thread for every chunk of items, in the order they were added.
+    // When it throws, the items after the one that threw count as unprocessed.
+    using Process = std::function<void(std::span<const Item>)>;
     // Gives an item's message back once it is processed or dropped.
     using Release = std::function<void(rd_kafka_message_t *)>;
 
