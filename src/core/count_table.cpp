@@ -65,9 +65,15 @@ std::uint64_t hashKey(std::string_view key)
         std::memcpy(&word, p, 8);
         h = fold(word ^ k0, h ^ k1);
     }
+    // The last 0-7 bytes without a byte loop: overlapping loads cover them all (n is mixed in).
     std::uint64_t tail = 0;
-    if (n > 0)
-        std::memcpy(&tail, p, n);
+    if (n >= 4)
+        tail = (static_cast<std::uint64_t>(load<std::uint32_t>(p)) << 32) |
+               load<std::uint32_t>(p + n - 4);
+    else if (n > 0)
+        tail = (static_cast<std::uint64_t>(static_cast<unsigned char>(p[0])) << 16) |
+               (static_cast<std::uint64_t>(static_cast<unsigned char>(p[n / 2])) << 8) |
+               static_cast<unsigned char>(p[n - 1]);
     return fold(tail ^ k1, h ^ k0 ^ n);
 }
 
