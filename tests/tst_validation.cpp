@@ -3,6 +3,7 @@
 // values hidden in ignored fields, check order, duplicate keys, escapes and non-object roots.
 
 #include "core/event.h"
+#include "core/event_generator.h"
 #include "validation_cases.h"
 
 #include <QDateTime>
@@ -10,6 +11,7 @@
 
 #include <climits>
 #include <cstdint>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -534,6 +536,75 @@ private Q_SLOTS:
         QVERIFY(!reasonFromName("no_such_reason"));
         QVERIFY(!reasonFromName(""));
         QVERIFY(!reasonFromName("NOT_JSON"));
+    }
+
+    void givenRandomEdits_whenValidatedQuickAndFull_thenBothPathsAgree()
+    {
+        // The quick path only ever accepts, finding exactly what the full path finds; every
+        // other payload gets the full path's verdict. Given typical events and every table
+        // payload, each with 1-3 random edits (bytes that matter to JSON, UTF-8 and the
+        // fields), 300,000 of them, when validated both ways, then verdicts and fields agree.
+        EventValidator quick;
+        EventValidator full(false);
+        EventGenerator generator;
+        std::vector<std::string> seeds;
+        for (int i = 0; i < 50; ++i)
+            seeds.emplace_back(generator.next(1700000000000 + i * 997).json);
+        for (const auto &c : validationCases())
+            seeds.push_back(c.payload);
+        for (const auto &c : moreCases())
+            seeds.push_back(c.payload);
+        seeds.push_back(R"( { "user_id" : "u1" , "action":"view","page":"/a","timestamp":null,)"
+                        R"("n":-12,"f":1.5e3,"b":true,"z":null,"user_id":2,"page":7 } )");
+        seeds.push_back(R"({"timestamp":1700000000000,"page":"/p","action":"a","user_id":-0})");
+        seeds.push_back(R"({"user_id":9223372036854775807,"action":"x","page":"/","o":{"a":[1]}})");
+        static constexpr char kBytes[] = {
+            '"', '\\', '{', '}', '[',  ']',    ',',    ':',    ' ',    '\t',   '\n',  '0',
+            '1', '9',  '-', '+', '.',  'e',    'E',    'n',    'u',    'l',    't',   'f',
+            'a', '/',  'T', 'Z', '\0', '\x1f', '\x7f', '\x80', '\xc3', '\xa9', '\xff'};
+        std::mt19937_64 rng(20261125);
+        auto pick = [&](std::size_t n) {
+            return static_cast<std::size_t>(rng() % n);
+        };
+        int accepted = 0;
+        for (int i = 0; i < 300000; ++i) {
+            auto payload = seeds[pick(seeds.size())];
+            for (std::size_t edits = 1 + pick(3); edits > 0; --edits) {
+                const auto at = pick(payload.size() + 1);
+                const char byte = kBytes[pick(sizeof kBytes)];
+                switch (pick(4)) {
+                case 0:
+                    if (at < payload.size())
+                        payload[at] = byte;
+                    break;
+                case 1:
+                    payload.insert(at, 1, byte);
+                    break;
+                case 2:
+                    if (at < payload.size())
+                        payload.erase(at, 1 + pick(3));
+                    break;
+                default: // a piece of the payload repeated elsewhere (duplicate keys, values)
+                    payload.insert(pick(payload.size() + 1), payload.substr(at, pick(24)));
+                    break;
+                }
+            }
+            const auto a = quick.validate(payload);
+            const auto b = full.validate(payload);
+            const bool same =
+                verdict(a) == verdict(b) &&
+                (!a.ok() ||
+                 (a.event.userId == b.event.userId && a.event.action == b.event.action &&
+                  a.event.page == b.event.page && a.event.timestampMs == b.event.timestampMs));
+            if (!same)
+                QFAIL(qPrintable(
+                    QStringLiteral("quick %1, full %2 for %3")
+                        .arg(verdict(a), verdict(b),
+                             QString::fromLatin1(
+                                 QByteArray::fromStdString(payload).toPercentEncoding()))));
+            accepted += a.ok() ? 1 : 0;
+        }
+        QVERIFY2(accepted > 10000, qPrintable(QString::number(accepted))); // both paths ran
     }
 
     void givenOneValidator_whenReusedManyTimes_thenEveryResultIsRight()

@@ -57,7 +57,8 @@ struct ValidationResult {
 
 class EventValidator {
 public:
-    EventValidator();
+    // quickPath false: every payload takes the full simdjson path (for tests comparing both).
+    explicit EventValidator(bool quickPath = true);
     ~EventValidator();
     EventValidator(const EventValidator &) = delete;
     EventValidator &operator=(const EventValidator &) = delete;
@@ -67,6 +68,7 @@ public:
 private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
+    bool quickPath_;
 };
 
 // ISO-8601 / RFC 3339 date-time -> epoch ms UTC. Accepts "2023-10-01T12:00:00Z",
