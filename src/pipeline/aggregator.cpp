@@ -251,23 +251,30 @@ void Aggregator::handle(kafka::MessagePtr msg, std::int64_t now)
 
 void Aggregator::build(std::span<const BatchBuilder::Item> items)
 {
-    for (const auto &item : items) {
-        const auto *msg = item.message;
-        const std::string_view payload(static_cast<const char *>(msg->payload), msg->len);
-        auto timestamp = item.timestampMs;
-        const auto result = validator_.validate(payload);
-        if (!result.ok()) {
-            const auto reason = *result.error;
-            batch_.addInvalid(reason, payload, *item.source, msg->offset, timestamp);
-            deadLetters_->forward(
-                payload, {static_cast<const char *>(msg->key), msg->key ? msg->key_len : 0},
-                reasonName(reason), *item.source, msg->offset);
-            continue;
+    try {
+        for (const auto &item : items) {
+            const auto *msg = item.message;
+            const std::string_view payload(static_cast<const char *>(msg->payload), msg->len);
+            auto timestamp = item.timestampMs;
+            const auto result = validator_.validate(payload);
+            if (!result.ok()) {
+                const auto reason = *result.error;
+                batch_.addInvalid(reason, payload, *item.source, msg->offset, timestamp);
+                deadLetters_->forward(
+                    payload, {static_cast<const char *>(msg->key), msg->key ? msg->key_len : 0},
+                    reasonName(reason), *item.source, msg->offset);
+                continue;
+            }
+            if (options_.aggregation.timeSource == EventTimeSource::Payload &&
+                result.event.timestampMs)
+                timestamp = *result.event.timestampMs;
+            // Counted while the next event is parsed: the chunk's messages live until we return.
+            batch_.stageValid(result.event, timestamp, item.nowMs, payload, *item.source,
+                              msg->offset);
         }
-        if (options_.aggregation.timeSource == EventTimeSource::Payload && result.event.timestampMs)
-            timestamp = *result.event.timestampMs;
-        // Counted while the next event is parsed (the messages live until the chunk is done).
-        batch_.stageValid(result.event, timestamp, item.nowMs, payload, *item.source, msg->offset);
+    } catch (...) {
+        batch_.settle(); // before the staged event's message goes with the chunk
+        throw;
     }
     batch_.settle();
 }
