@@ -89,6 +89,53 @@ private Q_SLOTS:
         f_.verifyExact(w.expected, nowMs());
     }
 
+    void givenAnotherProgramsKeyInOurNamespace_whenABatchComes_thenNothingIsWritten_data()
+    {
+        QTest::addColumn<QStringList>("command");
+        redis::Schema schema;
+        // Both are written after the offsets and the totals: a function failing there would
+        // leave those behind.
+        QTest::newRow("a list where last seen goes")
+            << QStringList{"RPUSH", QString::fromStdString(schema.lastSeen()), "not", "ours"};
+        QTest::newRow("text where a counter goes")
+            << QStringList{"SET", QString::fromStdString(schema.badTotal()), "lots"};
+    }
+
+    void givenAnotherProgramsKeyInOurNamespace_whenABatchComes_thenNothingIsWritten()
+    {
+        QFETCH(QStringList, command);
+        const auto now = nowMs();
+        const auto w = makeWorkload(3000, 2, 13, now, true);
+        test::produceAll(f_.stack->kafkaSettings().brokers, f_.topic, w.records);
+        std::vector<std::string> args;
+        for (const auto &arg : command)
+            args.push_back(arg.toStdString());
+        f_.redisConnection->command(args);
+
+        // Then the aggregator stops with an error naming the key and what to do.
+        QString message;
+        try {
+            Aggregator aggregator(f_.aggregatorOptions(EventTimeSource::Payload));
+            aggregator.run({30s, 3s});
+        } catch (const Error &e) {
+            message = QString::fromUtf8(e.what());
+        }
+        QVERIFY2(message.contains(command[1]) && message.contains("--namespace"),
+                 qPrintable(message));
+        // And nothing of any batch is in Redis.
+        redis::Schema schema;
+        auto &redis = *f_.redisConnection;
+        QCOMPARE(redis::replyInteger(redis.command({"HLEN", schema.offsets()}).get()), 0);
+        QCOMPARE(redis::replyInteger(redis.command({"EXISTS", schema.eventsTotal()}).get()), 0);
+        QCOMPARE(redis::replyInteger(redis.command({"EXISTS", schema.pages()}).get()), 0);
+
+        // Once the key is gone, the same events count exactly, once.
+        redis.command({"DEL", args[1]});
+        Aggregator again(f_.aggregatorOptions(EventTimeSource::Payload));
+        again.run({60s, 3s});
+        f_.verifyExact(w.expected, nowMs());
+    }
+
     void givenAStaleBatch_whenApplied_thenItIsFencedAndNothingChanges()
     {
         redis::Schema schema;

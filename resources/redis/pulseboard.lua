@@ -19,13 +19,101 @@ local function zsetAdd(key, args, first, n)
     end
 end
 
+-- Where each section of a batch starts in args (from index i on), and every key the batch
+-- will write with the type it needs. See BatchWriter::encode for the order.
+local function layout(args, i, prefix, seed)
+    local l = {keys = {}, counters = {}}
+    local seen = {}
+    local function need(key, kind)
+        if not seen[key] then
+            seen[key] = true
+            l.keys[#l.keys + 1] = {key, kind}
+        end
+    end
+    -- n items of `width` args each, after their count
+    local function section(width)
+        local n = tonumber(args[i])
+        local start = i + 1
+        i = start + width * n
+        return {start, n}
+    end
+    -- a count of buckets, each its number and a section of (name, count) pairs
+    local function buckets()
+        local list = {}
+        local n = tonumber(args[i])
+        i = i + 1
+        for _ = 1, n do
+            local bucket = tonumber(args[i])
+            i = i + 1
+            list[#list + 1] = {bucket, section(2)}
+        end
+        return list
+    end
+
+    l.valid, l.invalid, l.lost = tonumber(args[i]), tonumber(args[i + 1]), tonumber(args[i + 2])
+    i = i + 3
+    for _, name in ipairs({'events_total', 'bad_total', 'lost_total'}) do
+        l.counters[#l.counters + 1] = prefix .. name
+        need(prefix .. name, 'string')
+    end
+    l.pages = section(2)
+    need(prefix .. 'pages', 'zset')
+    if seed then need('top_pages', 'zset') end
+    l.pageMinutes = buckets()
+    for _, b in ipairs(l.pageMinutes) do need(prefix .. 'pages:m:' .. b[1], 'zset') end
+    l.lastSeen = section(2)
+    need(prefix .. 'last_seen', 'zset')
+    l.actions = section(2)
+    need(prefix .. 'actions', 'hash')
+    l.userMinutes = buckets()
+    for _, b in ipairs(l.userMinutes) do need(prefix .. 'user_actions:m:' .. b[1], 'hash') end
+    l.seconds = section(2)
+    for k = l.seconds[1], l.seconds[1] + 2 * l.seconds[2] - 1, 2 do
+        need(prefix .. 'rate:s:' .. math.floor(tonumber(args[k]) / 600), 'hash')
+    end
+    l.minutes = section(2)
+    for k = l.minutes[1], l.minutes[1] + 2 * l.minutes[2] - 1, 2 do
+        need(prefix .. 'rate:m:' .. math.floor(tonumber(args[k]) / 60), 'hash')
+    end
+    l.bad = section(2)
+    need(prefix .. 'bad', 'hash')
+    l.feed = section(4)
+    need(prefix .. 'feed', 'stream')
+    l.badFeed = section(5)
+    need(prefix .. 'bad_feed', 'stream')
+    return l
+end
+
+-- Redis does not roll back a function that fails midway, so everything that could make a write
+-- fail is checked before the first one: a key of another type, or a counter that is not an
+-- integer, means another program writes into Pulseboard's keys. nil when all is well.
+local function checkKeys(l)
+    local advice = ': another program writes into Pulseboard\'s keys; remove it, or give ' ..
+                   'Pulseboard a namespace of its own (--namespace)'
+    for _, want in ipairs(l.keys) do
+        local kind = redis.call('TYPE', want[1])['ok']
+        if kind ~= 'none' and kind ~= want[2] then
+            return 'WRONGTYPE ' .. want[1] .. ' holds a ' .. kind .. ', not a ' .. want[2] .. advice
+        end
+    end
+    for _, key in ipairs(l.counters) do
+        local value = redis.call('GET', key)
+        if value and not string.match(value, '^%-?%d+$') then
+            return 'WRONGTYPE ' .. key .. ' holds \'' .. string.sub(value, 1, 40) ..
+                   '\', not an integer' .. advice
+        end
+    end
+    return nil
+end
+
 -- pb_apply_v1: applies one pre-aggregated batch, or nothing.
 -- KEYS[1] = the offsets hash of the shard.
 -- ARGV: prefix, seed(0|1), now_ms, window_ms, history_ms, bucket_grace_ms, feed_cap,
 --       then sections, each a count followed by its items (see BatchWriter::encode).
 -- Returns {1} when applied, or {0, field, stored, ...} naming each partition whose stored
 -- offset is not the one the batch expects (already applied, fenced zombie, or Redis older than
--- the aggregator thinks); then nothing is written.
+-- the aggregator thinks); then nothing is written. A key of the wrong type is an error, and
+-- nothing is written either.
 local function apply(keys, args)
     local offsets = keys[1]
     local prefix = args[1]
@@ -35,17 +123,10 @@ local function apply(keys, args)
     local history = tonumber(args[5])
     local grace = tonumber(args[6])
     local feedCap = tonumber(args[7])
-    local i = 8
-
-    local function take()
-        local v = args[i]
-        i = i + 1
-        return v
-    end
 
     -- Offsets first: the compare-and-set that makes a replay a no-op.
-    local n = tonumber(take())
-    local first = i
+    local n = tonumber(args[8])
+    local first = 9
     local mismatches = {0}
     for k = 0, n - 1 do
         local field = args[first + 3 * k]
@@ -58,43 +139,32 @@ local function apply(keys, args)
         end
     end
     if #mismatches > 1 then return mismatches end
+    local l = layout(args, first + 3 * n, prefix, seed)
+    local problem = checkKeys(l)
+    if problem then return redis.error_reply(problem) end
+
     for k = 0, n - 1 do
         redis.call('HSET', offsets, args[first + 3 * k], args[first + 3 * k + 2])
     end
-    i = first + 3 * n
+    if l.valid > 0 then redis.call('INCRBY', prefix .. 'events_total', l.valid) end
+    if l.invalid > 0 then redis.call('INCRBY', prefix .. 'bad_total', l.invalid) end
+    if l.lost > 0 then redis.call('INCRBY', prefix .. 'lost_total', l.lost) end
 
-    local valid = tonumber(take())
-    local invalid = tonumber(take())
-    local lost = tonumber(take())
-    if valid > 0 then redis.call('INCRBY', prefix .. 'events_total', valid) end
-    if invalid > 0 then redis.call('INCRBY', prefix .. 'bad_total', invalid) end
-    if lost > 0 then redis.call('INCRBY', prefix .. 'lost_total', lost) end
-
-    -- all-time pages
-    n = tonumber(take())
-    zsetAdd(prefix .. 'pages', args, i, n)
-    if seed then zsetAdd('top_pages', args, i, n) end
-    i = i + 2 * n
-
-    -- pages per minute
-    local buckets = tonumber(take())
-    for _ = 1, buckets do
-        local minute = tonumber(take())
-        local key = prefix .. 'pages:m:' .. minute
-        n = tonumber(take())
-        zsetAdd(key, args, i, n)
-        i = i + 2 * n
-        redis.call('PEXPIREAT', key, (minute + 1) * 60000 + history + grace)
+    -- all-time pages, and per minute
+    zsetAdd(prefix .. 'pages', args, l.pages[1], l.pages[2])
+    if seed then zsetAdd('top_pages', args, l.pages[1], l.pages[2]) end
+    for _, b in ipairs(l.pageMinutes) do
+        local key = prefix .. 'pages:m:' .. b[1]
+        zsetAdd(key, args, b[2][1], b[2][2])
+        redis.call('PEXPIREAT', key, (b[1] + 1) * 60000 + history + grace)
     end
 
     -- last seen per user: ZADD GT in chunks (Lua's unpack has a stack limit)
-    n = tonumber(take())
     local lastSeen = prefix .. 'last_seen'
     local chunk = {}
-    for _ = 1, n do
-        local user, ts = take(), take()
-        chunk[#chunk + 1] = ts
-        chunk[#chunk + 1] = user
+    for k = l.lastSeen[1], l.lastSeen[1] + 2 * l.lastSeen[2] - 1, 2 do
+        chunk[#chunk + 1] = args[k + 1]
+        chunk[#chunk + 1] = args[k]
         if #chunk >= 1000 then
             redis.call('ZADD', lastSeen, 'GT', unpack(chunk))
             chunk = {}
@@ -102,57 +172,42 @@ local function apply(keys, args)
     end
     if #chunk > 0 then redis.call('ZADD', lastSeen, 'GT', unpack(chunk)) end
 
-    -- actions
-    n = tonumber(take())
-    hashAdd(prefix .. 'actions', args, i, n)
-    i = i + 2 * n
-
-    -- per user and action, per minute
-    buckets = tonumber(take())
-    for _ = 1, buckets do
-        local minute = tonumber(take())
-        local key = prefix .. 'user_actions:m:' .. minute
-        n = tonumber(take())
-        hashAdd(key, args, i, n)
-        i = i + 2 * n
-        redis.call('PEXPIREAT', key, (minute + 1) * 60000 + history + grace)
+    -- actions, and per user and action, per minute
+    hashAdd(prefix .. 'actions', args, l.actions[1], l.actions[2])
+    for _, b in ipairs(l.userMinutes) do
+        local key = prefix .. 'user_actions:m:' .. b[1]
+        hashAdd(key, args, b[2][1], b[2][2])
+        redis.call('PEXPIREAT', key, (b[1] + 1) * 60000 + history + grace)
     end
 
     -- events per second (hash per 10 minutes) and per minute (hash per hour)
-    n = tonumber(take())
-    for _ = 1, n do
-        local second, count = tonumber(take()), take()
+    for k = l.seconds[1], l.seconds[1] + 2 * l.seconds[2] - 1, 2 do
+        local second = tonumber(args[k])
         local bucket = math.floor(second / 600)
         local key = prefix .. 'rate:s:' .. bucket
-        redis.call('HINCRBY', key, second, count)
+        redis.call('HINCRBY', key, second, args[k + 1])
         redis.call('PEXPIREAT', key, (bucket + 1) * 600000 + history + grace)
     end
-    n = tonumber(take())
-    for _ = 1, n do
-        local minute, count = tonumber(take()), take()
+    for k = l.minutes[1], l.minutes[1] + 2 * l.minutes[2] - 1, 2 do
+        local minute = tonumber(args[k])
         local bucket = math.floor(minute / 60)
         local key = prefix .. 'rate:m:' .. bucket
-        redis.call('HINCRBY', key, minute, count)
+        redis.call('HINCRBY', key, minute, args[k + 1])
         redis.call('PEXPIREAT', key, (bucket + 1) * 3600000 + history + grace)
     end
 
     -- bad events by reason
-    n = tonumber(take())
-    hashAdd(prefix .. 'bad', args, i, n)
-    i = i + 2 * n
+    hashAdd(prefix .. 'bad', args, l.bad[1], l.bad[2])
 
     -- live feeds: capped streams
-    n = tonumber(take())
-    for _ = 1, n do
-        local raw, source, offset, ts = take(), take(), take(), take()
+    for k = l.feed[1], l.feed[1] + 4 * l.feed[2] - 1, 4 do
         redis.call('XADD', prefix .. 'feed', 'MAXLEN', '~', feedCap, '*',
-                   'raw', raw, 'source', source, 'offset', offset, 'ts', ts)
+                   'raw', args[k], 'source', args[k + 1], 'offset', args[k + 2], 'ts', args[k + 3])
     end
-    n = tonumber(take())
-    for _ = 1, n do
-        local raw, source, offset, ts, reason = take(), take(), take(), take(), take()
+    for k = l.badFeed[1], l.badFeed[1] + 5 * l.badFeed[2] - 1, 5 do
         redis.call('XADD', prefix .. 'bad_feed', 'MAXLEN', '~', feedCap, '*',
-                   'raw', raw, 'source', source, 'offset', offset, 'ts', ts, 'reason', reason)
+                   'raw', args[k], 'source', args[k + 1], 'offset', args[k + 2], 'ts', args[k + 3],
+                   'reason', args[k + 4])
     end
 
     -- keep last_seen to the history it serves, and the seed counter current
@@ -173,6 +228,10 @@ local function beat(keys, args)
     local window = tonumber(args[4])
     local history = tonumber(args[5])
     local stale = tonumber(args[6])
+    local lastSeen = prefix .. 'last_seen'
+    local problem = checkKeys({keys = {{keys[1], 'hash'}, {keys[2], 'zset'}, {lastSeen, 'zset'}},
+                               counters = {}})
+    if problem then return redis.error_reply(problem) end
     redis.call('HSET', keys[1], args[7], args[8])
     redis.call('ZADD', keys[2], now, args[7])
     local gone = redis.call('ZRANGEBYSCORE', keys[2], '-inf', '(' .. (now - stale))
@@ -180,7 +239,6 @@ local function beat(keys, args)
         redis.call('HDEL', keys[1], id)
         redis.call('ZREM', keys[2], id)
     end
-    local lastSeen = prefix .. 'last_seen'
     redis.call('ZREMRANGEBYSCORE', lastSeen, '-inf', '(' .. (now - history))
     if seed then
         redis.call('SET', 'active_users', redis.call('ZCOUNT', lastSeen, '(' .. (now - window), '+inf'))

@@ -117,7 +117,16 @@ Aggregator::Aggregator(AggregatorOptions options)
     stats_.kafkaUp = true;
 }
 
-Aggregator::~Aggregator() = default;
+Aggregator::~Aggregator()
+{
+    // run() closes the consumer on its way out, except when it throws. Closing calls
+    // onRebalance, so it happens here, while every member is alive, and drops the batch in hand
+    // instead of writing it: the next owner re-reads it from the offsets in Redis.
+    if (consumer_ && !rd_kafka_consumer_closed(consumer_.get())) {
+        abandoned_ = true;
+        rd_kafka_consumer_close(consumer_.get());
+    }
+}
 
 AggregatorStats Aggregator::stats() const
 {
@@ -193,8 +202,10 @@ void Aggregator::revoke()
 {
     // Give up the partitions only after the batches in hand are in Redis (or safely dropped:
     // the next owner re-reads from the offsets stored there).
-    flush(true);
-    discardBatch();
+    if (!abandoned_) {
+        flush(true);
+        discardBatch();
+    }
     partitions_.clear();
 }
 

@@ -159,6 +159,7 @@ private:
     std::map<int, PartitionState> partitions_;
     std::chrono::steady_clock::time_point batchStarted_{};
     bool backlogged_ = false; // catching up: batches grow to catchUpInterval / maxBatchEvents
+    bool abandoned_ = false;  // being destroyed after run() threw: write nothing more
     std::chrono::steady_clock::time_point nextBeat_{};
     std::chrono::steady_clock::time_point lastActivity_{}; // last event or assignment
     std::chrono::milliseconds backoff_{0};
