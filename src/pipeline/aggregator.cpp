@@ -205,6 +205,13 @@ void Aggregator::revoke()
     if (!abandoned_) {
         flush(true);
         discardBatch();
+    } else {
+        // The builder may still be reading the partition states cleared below. An error it
+        // still holds can no longer be reported: run() has thrown already.
+        try {
+            discardBatch();
+        } catch (...) {
+        }
     }
     partitions_.clear();
 }
