@@ -202,16 +202,15 @@ void Aggregator::revoke()
 {
     // Give up the partitions only after the batches in hand are in Redis (or safely dropped:
     // the next owner re-reads from the offsets stored there).
-    if (!abandoned_) {
+    if (!abandoned_)
         flush(true);
+    // Also when abandoned: the builder may still be reading the partition states cleared below.
+    // An error it still holds can then no longer be reported (run() has thrown already).
+    try {
         discardBatch();
-    } else {
-        // The builder may still be reading the partition states cleared below. An error it
-        // still holds can no longer be reported: run() has thrown already.
-        try {
-            discardBatch();
-        } catch (...) {
-        }
+    } catch (...) {
+        if (!abandoned_)
+            throw;
     }
     partitions_.clear();
 }
