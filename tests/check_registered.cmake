@@ -1,0 +1,23 @@
+# Fails when a QtTest executable has a test function that CMake did not register as a ctest
+# test of its own (a function written in a shape the registration does not recognise).
+execute_process(COMMAND ${TEST} -functions OUTPUT_VARIABLE out RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "${TEST} -functions failed (${rc})")
+endif()
+string(REPLACE "\n" ";" listed "${out}")
+set(missing "")
+foreach(line IN LISTS listed)
+    string(REGEX REPLACE "\\(\\)$" "" fn "${line}")
+    if(fn STREQUAL "")
+        continue()
+    endif()
+    list(FIND EXPECTED ${fn} index)
+    if(index EQUAL -1)
+        list(APPEND missing ${fn})
+    endif()
+endforeach()
+if(missing)
+    message(FATAL_ERROR "not registered as ctest tests: ${missing}; declare each test function "
+                        "as '    void name()' on a line of its own")
+endif()
+message(STATUS "all test functions of ${TEST} are registered")
