@@ -59,10 +59,10 @@ struct Released {
 };
 
 // Items 0..n-1 with stand-in messages; the timestamp carries the number when `numbered`.
-void addItems(BatchBuilder &builder, std::size_t n, const std::string &source, bool numbered)
+void addItems(BatchBuilder &builder, std::size_t n, int partition, bool numbered)
 {
     for (std::size_t i = 0; i < n; ++i)
-        builder.add({fakeMessage(i), &source, numbered ? static_cast<std::int64_t>(i) : 0, 0});
+        builder.add({fakeMessage(i), partition, numbered ? static_cast<std::int64_t>(i) : 0, 0});
 }
 
 // A Process calling f for each item of a chunk.
@@ -86,17 +86,17 @@ private Q_SLOTS:
         Released released;
         std::vector<std::uintptr_t> processed; // the builder's thread only, read after drain()
         std::size_t mismatched = 0;
-        const std::string source = "t/0";
+        const int partition = 3;
         {
             BatchBuilder builder(eachItem([&](const BatchBuilder::Item &item) {
-                                     if (item.source != &source ||
+                                     if (item.partition != partition ||
                                          item.timestampMs !=
                                              static_cast<std::int64_t>(numberOf(item.message)))
                                          ++mismatched;
                                      processed.push_back(numberOf(item.message));
                                  }),
                                  released.callback());
-            addItems(builder, n, source, true);
+            addItems(builder, n, partition, true);
             builder.drain();
             QCOMPARE(mismatched, std::size_t(0));
             QCOMPARE(processed.size(), n);
@@ -111,20 +111,20 @@ private Q_SLOTS:
         constexpr std::size_t n = 5000;
         Released released;
         std::atomic<std::size_t> processed{0};
-        const std::string source = "t/0";
+        const int partition = 3;
         BatchBuilder builder(eachItem([&](const BatchBuilder::Item &item) {
                                  if (numberOf(item.message) == 1500)
                                      throw std::runtime_error("dead-letter topic gone");
                                  ++processed;
                              }),
                              released.callback());
-        addItems(builder, n, source, false);
+        addItems(builder, n, partition, false);
         QVERIFY_THROWS_EXCEPTION(std::runtime_error, builder.drain());
         QCOMPARE(processed.load(), std::size_t(1500));
         QVERIFY(released.allOnce(n));
 
         // The error is reported once; what comes after it is processed again.
-        builder.add({fakeMessage(n), &source, 0, 0});
+        builder.add({fakeMessage(n), partition, 0, 0});
         builder.drain();
         QCOMPARE(processed.load(), std::size_t(1501));
         QCOMPARE(released.seen(n + 1).back(), true);
@@ -135,14 +135,14 @@ private Q_SLOTS:
         constexpr std::size_t n = 50000;
         Released released;
         std::atomic<std::size_t> processed{0};
-        const std::string source = "t/0";
+        const int partition = 3;
         {
             BatchBuilder builder(eachItem([&](const BatchBuilder::Item &) {
                                      if (processed++ == 0)
                                          std::this_thread::sleep_for(std::chrono::milliseconds(50));
                                  }),
                                  released.callback());
-            addItems(builder, n, source, false);
+            addItems(builder, n, partition, false);
             builder.submit();
         } // no drain(): the destructor stops the builder with chunks still queued
         QVERIFY(processed.load() < n); // it did stop early

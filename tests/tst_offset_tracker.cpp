@@ -59,8 +59,7 @@ private Q_SLOTS:
             << std::int64_t{10} << std::int64_t{0} << V{10, 11, 11, 10, 12} << "CCDDC"
             << std::int64_t{13} << std::int64_t{13};
         QTest::newRow("first message past the seek position: seek again, not counted")
-            << std::int64_t{10} << std::int64_t{0} << V{14} << "S" << kNoOffset
-            << std::int64_t{10};
+            << std::int64_t{10} << std::int64_t{0} << V{14} << "S" << kNoOffset << std::int64_t{10};
         QTest::newRow("the same gap after the second seek: compaction or a marker, counted")
             << std::int64_t{10} << std::int64_t{0} << V{14, 14, 15} << "SCC" << std::int64_t{16}
             << std::int64_t{16};
@@ -155,8 +154,8 @@ private Q_SLOTS:
             << std::int64_t{10} << V{10, 11} << std::int64_t{20} << std::int64_t{30}
             << std::int64_t{20} << std::int64_t{8};
         QTest::newRow("in range again by the time we asked: no loss, resume")
-            << std::int64_t{10} << V{10} << std::int64_t{5} << std::int64_t{30}
-            << std::int64_t{11} << std::int64_t{0};
+            << std::int64_t{10} << V{10} << std::int64_t{5} << std::int64_t{30} << std::int64_t{11}
+            << std::int64_t{0};
     }
     void givenARetentionGap_thenTheLostOffsetsAreClaimedAsLostNotCounted()
     {
@@ -273,7 +272,9 @@ private Q_SLOTS:
         // seek, transaction markers that are never delivered) and however batches fare
         // (applied, refused), a model Redis ends up having counted every real offset below its
         // stored offset exactly once, and nothing else.
-        const auto isMarker = [](std::int64_t o) { return o % 17 == 16; };
+        const auto isMarker = [](std::int64_t o) {
+            return o % 17 == 16;
+        };
         std::mt19937 rng(12345);
         for (int round = 0; round < 300; ++round) {
             OffsetTracker t;

@@ -99,6 +99,14 @@ private Q_SLOTS:
             << QStringList{"RPUSH", QString::fromStdString(schema.lastSeen()), "not", "ours"};
         QTest::newRow("text where a counter goes")
             << QStringList{"SET", QString::fromStdString(schema.badTotal()), "lots"};
+        // Digits Lua's pattern took for an integer, which INCRBY then refused after the offsets
+        // were written (#10).
+        QTest::newRow("a counter with a leading zero")
+            << QStringList{"SET", QString::fromStdString(schema.eventsTotal()), "007"};
+        QTest::newRow("a counter beyond int64") << QStringList{
+            "SET", QString::fromStdString(schema.lostTotal()), "99999999999999999999"};
+        QTest::newRow("a string where a minute's pages go") << QStringList{
+            "SET", QString::fromStdString(schema.pagesMinute(nowMs() / 60000 - 1)), "x"};
     }
 
     void givenAnotherProgramsKeyInOurNamespace_whenABatchComes_thenNothingIsWritten()
@@ -126,8 +134,10 @@ private Q_SLOTS:
         redis::Schema schema;
         auto &redis = *f_.redisConnection;
         QCOMPARE(redis::replyInteger(redis.command({"HLEN", schema.offsets()}).get()), 0);
-        QCOMPARE(redis::replyInteger(redis.command({"EXISTS", schema.eventsTotal()}).get()), 0);
-        QCOMPARE(redis::replyInteger(redis.command({"EXISTS", schema.pages()}).get()), 0);
+        for (const auto &key : {schema.eventsTotal(), schema.pages(), schema.badTotal()})
+            if (key != args[1])
+                QCOMPARE(redis::replyInteger(redis.command({"EXISTS", key}).get()), 0);
+        QCOMPARE(redis::replyInteger(redis.command({"EXISTS", args[1]}).get()), 1);
 
         // Once the key is gone, the same events count exactly, once.
         redis.command({"DEL", args[1]});
@@ -144,15 +154,15 @@ private Q_SLOTS:
         BatchAggregate batch(options);
         batch.addValid({"1", "view", "/a", std::nullopt}, nowMs(), nowMs(), "{}", "t/0", 0);
         // First write from nothing stored: applies.
-        auto result = writer.apply(batch, {{"t", 0, redis::kNoOffset, 1}}, 0, nowMs());
+        auto result = writer.apply(batch, "t", {{0, kNoOffset, 1, 0}}, nowMs());
         QVERIFY(result.applied);
         // The same batch again (a replay): refused, and Redis says where it stands.
-        result = writer.apply(batch, {{"t", 0, redis::kNoOffset, 1}}, 0, nowMs());
+        result = writer.apply(batch, "t", {{0, kNoOffset, 1, 0}}, nowMs());
         QVERIFY(!result.applied);
         QCOMPARE(result.mismatches.size(), std::size_t(1));
         QCOMPARE(result.mismatches[0].stored, 1);
         // A zombie that believes the partition is at 0 while another member moved it to 1.
-        result = writer.apply(batch, {{"t", 0, 0, 1}}, 0, nowMs());
+        result = writer.apply(batch, "t", {{0, 0, 1, 0}}, nowMs());
         QVERIFY(!result.applied);
         QCOMPARE(f_.eventsTotal(), 1);
         QCOMPARE(writer.storedOffsets("t", {0, 1}), (std::vector<std::int64_t>{1, -1}));
@@ -221,6 +231,125 @@ p.flush()
             x.addValid("py-" + std::to_string(i % 97), i % 2 ? "click" : "view",
                        "/py/" + std::to_string(i % 13), nowMs());
         aggregateAndCheckSeedKeys(x);
+    }
+    void givenKafkaTimestampsInNanoseconds_whenAggregated_thenTheyCountAtTheTimeTheyCame()
+    {
+        // A producer that sets nanoseconds: before, PEXPIREAT got Lua's exponent form and failed
+        // after the offsets and totals were written, half-applying the batch for ever.
+        std::vector<test::Record> records;
+        const auto nanos = nowMs() * 1'000'000;
+        for (int i = 0; i < 300; ++i)
+            records.push_back({"k",
+                               "{\"user_id\":" + std::to_string(i % 30) +
+                                   ",\"action\":\"view\",\"page\":\"/ns\"}",
+                               -1, nanos});
+        const auto before = nowMs();
+        test::produceAll(f_.brokers(), f_.topic, records);
+        Aggregator aggregator(f_.aggregatorOptions(EventTimeSource::KafkaTimestamp));
+        aggregator.run({30s, 3s});
+        const auto after = nowMs();
+        QCOMPARE(f_.eventsTotal(), 300);
+        redis::Schema schema;
+        auto &redis = *f_.redisConnection;
+        // Every user was last seen when the aggregator read them, not in the year 55,000.
+        const auto seen =
+            toMap(redis.command({"ZRANGE", schema.lastSeen(), "0", "-1", "WITHSCORES"}).get());
+        QCOMPARE(seen.size(), std::size_t{30});
+        for (const auto &[user, ms] : seen)
+            QVERIFY2(ms >= before && ms <= after, qPrintable(QString::number(ms)));
+        // And no key outlives the hour it serves (its minute, an hour and a 5-minute grace; a
+        // per-minute rate hash holds a whole hour).
+        const auto keys = redis.command({"KEYS", schema.prefix() + "*:m:*"});
+        QVERIFY(keys->elements >= 3);
+        for (std::size_t i = 0; i < keys->elements; ++i) {
+            const auto key = redis::replyString(keys->element[i]);
+            const auto ttl = redis::replyInteger(redis.command({"PTTL", key}).get());
+            const std::int64_t limit = key.find(":rate:m:") != std::string::npos ? 126 : 66;
+            QVERIFY2(ttl > 0 && ttl <= limit * 60 * 1000,
+                     qPrintable(QString("%1: %2 ms").arg(key.c_str()).arg(ttl)));
+        }
+    }
+
+    void givenTwoNamespaces_whenBothAggregate_thenTheyShareNoKey()
+    {
+        // The seed keys (active_users, top_pages) are global names: only the default namespace
+        // writes them, or two namespaces would add into one another's.
+        const auto w = makeWorkload(2000, 1, 31, nowMs(), true);
+        test::produceAll(f_.brokers(), f_.topic, w.records);
+        auto options = f_.aggregatorOptions(EventTimeSource::Payload);
+        options.schema.ns = "tenant-b";
+        options.group = "group-b";
+        Aggregator aggregator(options);
+        aggregator.run({30s, 3s});
+        auto &redis = *f_.redisConnection;
+        const auto keys = redis.command({"KEYS", "*"});
+        QVERIFY(keys->elements > 0);
+        for (std::size_t i = 0; i < keys->elements; ++i) {
+            const auto key = redis::replyString(keys->element[i]);
+            QVERIFY2(key.rfind("tenant-b:", 0) == 0, key.c_str());
+        }
+        QCOMPARE(redis::replyInteger(redis.command({"GET", options.schema.eventsTotal()}).get()),
+                 w.expected.valid);
+    }
+
+    void givenCooperativeRebalancing_whenASecondMemberJoins_thenBothConsumeAndTheResultIsExact()
+    {
+        // Before, the eager assign() in a cooperative group was refused: nothing was consumed
+        // and nothing reported.
+        // Events keep coming for about 15 s: the embedded broker takes seconds to rebalance.
+        const auto w = makeWorkload(40000, 1, 32, nowMs(), true);
+        std::thread producer([&] {
+            constexpr std::size_t chunk = 800;
+            for (std::size_t i = 0; i < w.records.size(); i += chunk) {
+                const auto end = std::min(w.records.size(), i + chunk);
+                test::produceAll(f_.brokers(), f_.topic,
+                                 {w.records.begin() + static_cast<long>(i),
+                                  w.records.begin() + static_cast<long>(end)});
+                std::this_thread::sleep_for(300ms);
+            }
+        });
+        auto options = f_.aggregatorOptions(EventTimeSource::Payload);
+        options.kafka.properties.emplace_back("partition.assignment.strategy",
+                                              "cooperative-sticky");
+        options.maxBatchEvents = 500;
+        Aggregator first(options);
+        Aggregator second(options);
+        std::thread a([&] { first.run({90s, 4s}); });
+        const auto deadline = std::chrono::steady_clock::now() + 30s;
+        while (f_.eventsTotal() < 2000 && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(2ms);
+        QVERIFY2(f_.eventsTotal() >= 2000, "the first cooperative member consumed nothing");
+        std::thread b([&] { second.run({90s, 4s}); });
+        producer.join();
+        a.join();
+        b.join();
+        QVERIFY2(second.stats().validEvents > 0, "the second member was given nothing");
+        QCOMPARE(first.stats().validEvents + second.stats().validEvents, w.expected.valid);
+        f_.verifyExact(w.expected, nowMs());
+    }
+
+    void givenAnOversizedBadRecord_whenAggregated_thenItReachesTheDlqCutShortAndNothingStops()
+    {
+        // A 1.5 MB record that is not JSON: forwarding it whole failed with MSG_SIZE_TOO_LARGE,
+        // fatal, and every restart died on it again.
+        const std::string huge(1'500'000, '<');
+        std::vector<test::Record> records{
+            {"k", "{\"user_id\":1,\"action\":\"view\",\"page\":\"/a\"}", 0, 0},
+            {"k", huge, 0, 0},
+            {"k", "{\"user_id\":2,\"action\":\"view\",\"page\":\"/b\"}", 0, 0}};
+        test::produceAll(f_.brokers(), f_.topic, records, {{"message.max.bytes", "4000000"}});
+        Aggregator aggregator(f_.aggregatorOptions(EventTimeSource::KafkaTimestamp));
+        aggregator.run({30s, 3s});
+        QCOMPARE(f_.eventsTotal(), 2);
+        redis::Schema schema;
+        QCOMPARE(redis::replyInteger(f_.redisConnection->command({"GET", schema.badTotal()}).get()),
+                 1);
+        const auto dead = test::readAll(f_.brokers(), f_.topic + ".dlq", 1, 20s);
+        QCOMPARE(dead.size(), std::size_t{1});
+        QCOMPARE(dead[0].value.size(), kafka::kMaxDeadLetterBytes);
+        QCOMPARE(dead[0].headers.at(kafka::kHeaderTruncated), std::string("1500000"));
+        QCOMPARE(dead[0].headers.at(kafka::kHeaderSource), f_.topic + "/0/1");
+        QCOMPARE(dead[0].headers.at(kafka::kHeaderReason), std::string("not_json"));
     }
 };
 

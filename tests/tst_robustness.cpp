@@ -76,12 +76,13 @@ private Q_SLOTS:
 
         QProcess victim;
         victim.setProcessChannelMode(QProcess::ForwardedErrorChannel);
-        victim.start(PULSEBOARD_CLI, {"aggregate", "--brokers",
-                                      QString::fromStdString(f_.stack->kafkaSettings().brokers),
-                                      "--topic", QString::fromStdString(f_.topic), "--group",
-                                      QString::fromStdString("group-" + f_.topic), "--redis",
-                                      QString::fromStdString(f_.stack->redisEndpoint().toString()),
-                                      "--event-time", "payload", "--batch-events", "300"});
+        victim.start(PULSEBOARD_CLI,
+                     {"aggregate", "--brokers",
+                      QString::fromStdString(f_.stack->kafkaSettings().brokers), "--topic",
+                      QString::fromStdString(f_.topic), "--group",
+                      QString::fromStdString("group-" + f_.topic), "--redis",
+                      QString::fromStdString(f_.stack->redisEndpoint().toString()), "--event-time",
+                      "payload", "--batch-events", "300", "--session-timeout", "3s"});
         QVERIFY2(victim.waitForStarted(5000), "pulseboard-cli did not start");
         const auto deadline = std::chrono::steady_clock::now() + 30s;
         while (f_.eventsTotal() < 2000 && std::chrono::steady_clock::now() < deadline)
@@ -91,17 +92,23 @@ private Q_SLOTS:
         const auto part = f_.eventsTotal();
         QVERIFY2(part > 0 && part < w.expected.valid, "the victim should die mid-stream");
 
-        // The same group: the dead member's partitions come free after its session timeout
-        // (6 s), then the survivor resumes from the offsets in Redis.
+        // The same group: the dead member's partitions come free after its session timeout,
+        // then the survivor resumes from the offsets in Redis. The embedded broker has no
+        // minimum session timeout (real Kafka's is 6 s) and adds its own rebalance delay of the
+        // session timeout less a second: 3 s here, as the embedded stack uses.
         const auto killedAt = std::chrono::steady_clock::now();
-        Aggregator survivor(f_.aggregatorOptions(EventTimeSource::Payload));
+        auto options = f_.aggregatorOptions(EventTimeSource::Payload);
+        options.sessionTimeout = 3s;
+        Aggregator survivor(options);
         std::thread runner([&] { survivor.run({90s, 4s}); });
         while (survivor.stats().batches == 0 && std::chrono::steady_clock::now() - killedAt < 60s)
             std::this_thread::sleep_for(10ms);
-        const auto takeover = survivor.stats().firstAccounted - killedAt;
+        const auto stats = survivor.stats();
         runner.join();
+        QVERIFY2(stats.batches > 0, "the survivor never applied a batch");
+        const auto takeover = stats.firstAccounted - killedAt;
         QVERIFY2(
-            takeover < 15s,
+            takeover > 0s && takeover < 10s,
             qPrintable(
                 QString("takeover took %1 ms")
                     .arg(std::chrono::duration_cast<std::chrono::milliseconds>(takeover).count())));
@@ -202,6 +209,81 @@ private Q_SLOTS:
         Aggregator rest(f_.aggregatorOptions(EventTimeSource::Payload));
         rest.run({60s, 3s});
         f_.verifyExact(w.expected, nowMs());
+    }
+    void givenRetentionRemovedUncountedEvents_whenTheAggregatorReturns_thenTheyCountAsLost()
+    {
+        // The loss seen after repeated crashes (#10): while no aggregator ran, the broker's
+        // retention (the embedded one keeps about 5 MB per partition) removed events past the
+        // offset Redis had stored. librdkafka then jumped silently to the earliest offset left,
+        // and the first message, taken at any offset, let the batch claim the whole gap as
+        // counted: offsets at the end of the partition, events missing, lost_total unset.
+        const auto now = nowMs();
+        const std::string padding(100, 'x');
+        std::map<std::int64_t, std::string> pageAt; // offset -> page
+        std::vector<test::Record> early;
+        std::vector<test::Record> late;
+        for (int i = 0; i < 62000; ++i) {
+            const auto page = "/p" + std::to_string(i % 37);
+            pageAt[i] = page;
+            (i < 2000 ? early : late)
+                .push_back({"u",
+                            "{\"user_id\":" + std::to_string(i % 500) +
+                                ",\"action\":\"view\",\"page\":\"" + page + "\",\"pad\":\"" +
+                                padding + "\"}",
+                            0, now});
+        }
+        test::produceAll(f_.brokers(), f_.topic, early);
+        {
+            Aggregator first(f_.aggregatorOptions(EventTimeSource::KafkaTimestamp));
+            first.run({60s, 2s});
+        }
+        QCOMPARE(f_.eventsTotal(), 2000);
+        test::produceAll(f_.brokers(), f_.topic, late);
+        const auto [low, high] = test::watermarks(f_.brokers(), f_.topic, 0);
+        QCOMPARE(high, 62000);
+        QVERIFY2(low > 2000, "the broker's retention should have removed uncounted events");
+
+        Aggregator second(f_.aggregatorOptions(EventTimeSource::KafkaTimestamp));
+        second.run({60s, 3s});
+        redis::Schema schema;
+        const auto lost =
+            redis::replyInteger(f_.redisConnection->command({"GET", schema.lostTotal()}).get());
+        QCOMPARE(lost, low - 2000);
+        QCOMPARE(f_.eventsTotal(), 2000 + (high - low));
+        QCOMPARE(second.stats().lostEvents, low - 2000);
+        std::map<std::string, std::int64_t> pages;
+        for (const auto &[offset, page] : pageAt)
+            if (offset < 2000 || offset >= low)
+                ++pages[page];
+        QCOMPARE(
+            toMap(f_.redisConnection->command({"ZRANGE", schema.pages(), "0", "-1", "WITHSCORES"})
+                      .get()),
+            pages);
+        QCOMPARE(redis::replyString(
+                     f_.redisConnection
+                         ->command({"HGET", schema.offsets(), redis::partitionField(f_.topic, 0)})
+                         .get()),
+                 std::to_string(high));
+    }
+
+    void givenRedisOffsetsBeyondTheEndOfThePartition_whenAggregating_thenItRefusesAndCountsNothing()
+    {
+        // Offsets from another incarnation of the topic: before, everything was recounted from
+        // the start (events_total doubled, no error).
+        const auto w = makeWorkload(500, 0, 21, nowMs(), true);
+        test::produceAll(f_.brokers(), f_.topic, w.records);
+        redis::Schema schema;
+        for (int p = 0; p < 4; ++p)
+            f_.redisConnection->command(
+                {"HSET", schema.offsets(), redis::partitionField(f_.topic, p), "1000000"});
+        Aggregator aggregator(f_.aggregatorOptions(EventTimeSource::Payload));
+        try {
+            aggregator.run({30s, 3s});
+            QFAIL("the aggregator ran on offsets beyond the end of the partitions");
+        } catch (const Error &e) {
+            QVERIFY2(QString(e.what()).contains("the topic was re-created"), e.what());
+        }
+        QCOMPARE(f_.eventsTotal(), 0);
     }
 };
 

@@ -415,6 +415,14 @@ void addAggregatorFlags(Flags &f)
           "Kafka group session timeout: how soon a dead member's partitions "
           "move on.",
           "time", "6s");
+    f.add("static-id",
+          "Kafka static membership (group.instance.id): an aggregator restarted with the same id "
+          "gets its partitions back at once. Give each instance its own.",
+          "id");
+    f.add("max-batch-fields",
+          "Most distinct Redis fields (users, pages, ... per minute) in one batch: bounds "
+          "Redis's time per call.",
+          "n", "50000");
 }
 
 AggregatorOptions aggregatorOptions(const Flags &f)
@@ -447,6 +455,8 @@ AggregatorOptions aggregatorOptions(const Flags &f)
     o.sessionTimeout = f.duration("session-timeout");
     if (o.sessionTimeout < 1s || o.sessionTimeout > 300s)
         throw UsageError{"--session-timeout must be between 1s and 300s"};
+    o.staticId = str(f.value("static-id"));
+    o.maxBatchFields = f.integer("max-batch-fields", 1000, 10'000'000);
     return o;
 }
 

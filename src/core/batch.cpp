@@ -23,6 +23,17 @@ void fill(FeedRing &feed, std::string_view raw, std::string_view source, std::in
 
 } // namespace
 
+std::int64_t eventTime(std::optional<std::int64_t> payloadMs, std::int64_t kafkaMs,
+                       std::int64_t nowMs, const AggregationOptions &options)
+{
+    auto time = kafkaMs;
+    if (options.timeSource == EventTimeSource::Payload && payloadMs)
+        time = *payloadMs;
+    if (time < 0 || time > nowMs + options.maxFutureSkew.count())
+        return nowMs;
+    return time;
+}
+
 CountTable &MinuteTables::operator[](std::int64_t minute)
 {
     for (std::size_t i = 0; i < used_; ++i)
@@ -145,6 +156,16 @@ void BatchAggregate::addInvalid(InvalidReason reason, std::string_view raw, std:
     ++invalidCount;
     ++invalidByReason[static_cast<std::size_t>(reason)];
     fill(badFeed, raw, source, offset, timestampMs, reasonName(reason));
+}
+
+std::int64_t BatchAggregate::fields() const
+{
+    auto n = pages.size() + lastSeen.size() + actions.size() + perSecond.size() + perMinute.size();
+    for (const auto &[minute, table] : pagesByMinute)
+        n += table.size();
+    for (const auto &[minute, table] : userActionsByMinute)
+        n += table.size();
+    return static_cast<std::int64_t>(n);
 }
 
 void BatchAggregate::clear()

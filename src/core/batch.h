@@ -11,6 +11,7 @@
 #include <climits>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,7 +31,20 @@ struct AggregationOptions {
     // the all-time totals and in last-seen, not in buckets that would expire at once.
     std::chrono::milliseconds bucketHistory{std::chrono::hours(1)};
     std::size_t feedPerBatch = 50; // newest events (and bad events) kept for the live feed
+    // An event time further ahead of the aggregator's clock than this counts as that clock's
+    // time (see eventTime()).
+    std::chrono::milliseconds maxFutureSkew{std::chrono::minutes(5)};
 };
+
+// The time an event counts at: its Kafka timestamp, or with EventTimeSource::Payload the
+// payload's (Kafka's when the payload has none). Producers set both, so neither is trusted: a
+// time missing, before 1970, or more than maxFutureSkew ahead of nowMs (a wrong clock, or
+// nanoseconds where milliseconds belong) counts as nowMs, the time the aggregator read it.
+// Otherwise a far-future time would create per-minute keys that outlive their hour by years and
+// keep its user "active" for ever. Past times are kept: they count in the all-time figures and,
+// within the last hour, in their minute.
+std::int64_t eventTime(std::optional<std::int64_t> payloadMs, std::int64_t kafkaMs,
+                       std::int64_t nowMs, const AggregationOptions &options);
 
 // One CountTable per epoch minute (a batch mostly spans one or two). Tables are kept for the
 // next batch; iterates the minutes in use in the order they came.
@@ -108,6 +122,9 @@ public:
     void clear(); // also drops a staged event
 
     std::int64_t events() const { return validCount + invalidCount; }
+    // Distinct fields the batch writes to Redis (pages, users, actions, per minute and second):
+    // what Redis's time for it follows.
+    std::int64_t fields() const;
     bool empty() const { return events() == 0; }
 
     std::int64_t validCount = 0;

@@ -76,8 +76,8 @@ OutOfRangeDecision OffsetTracker::onOutOfRange(int partition, std::int64_t /*fai
     p.unconfirmedGap = kNoOffset;
     if (high >= 0 && p.position > high) {
         return {Action::Fatal, kNoOffset, 0,
-                name + " ends at offset " + std::to_string(high) + ", but Redis says offsets up to " +
-                    std::to_string(p.position) +
+                name + " ends at offset " + std::to_string(high) +
+                    ", but Redis says offsets up to " + std::to_string(p.position) +
                     " were counted: the topic was re-created, or Redis holds another cluster's "
                     "offsets. Counting on would count events twice or skip them"};
     }

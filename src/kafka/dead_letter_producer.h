@@ -10,12 +10,21 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace pb::kafka {
 
 // Record headers on each dead-letter event.
 inline constexpr const char *kHeaderReason = "pulseboard.reason";
 inline constexpr const char *kHeaderSource = "pulseboard.source"; // "topic/partition/offset"
+// On a record cut short to fit: its original payload size in bytes. The whole record is still
+// in the source topic at pulseboard.source (while Kafka retains it).
+inline constexpr const char *kHeaderTruncated = "pulseboard.truncated";
+// The most of a payload (and of a key) forwarded as it is: brokers refuse records over about
+// 1 MB by default, and a bad event must never stop the pipeline.
+inline constexpr std::size_t kMaxDeadLetterBytes = 512 * 1024;
+// What is kept of one the broker still refused.
+inline constexpr std::size_t kRefusedDeadLetterBytes = 16 * 1024;
 
 class DeadLetterProducer {
 public:
@@ -36,6 +45,15 @@ public:
 
 private:
     static void onDelivery(rd_kafka_t *, const rd_kafka_message_t *msg, void *opaque);
+    void produce(std::string_view payload, std::string_view key, std::string_view reason,
+                 const std::string &position, std::size_t originalSize);
+
+    // Records the broker refused as too large, to forward again cut short.
+    struct Refused {
+        std::string payload, key, reason, position;
+        std::size_t originalSize = 0;
+    };
+    std::vector<Refused> refused_;
 
     std::string topic_;
     ErrorTracker tracker_;

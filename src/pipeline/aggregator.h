@@ -1,15 +1,16 @@
 #pragma once
 // One member of the aggregator consumer group: Kafka -> validation -> micro-batch ->
-// one atomic Redis write per batch with each partition's next offset (exactly once).
-// run() blocks on the calling thread, which also polls librdkafka; requestStop() and stats()
-// are thread-safe.
+// one atomic Redis write per batch with each partition's next offset (exactly once: what a
+// batch may claim is decided by the OffsetTracker alone). run() blocks on the calling thread,
+// which also polls Kafka; requestStop() and stats() are thread-safe.
 
 #include "batch_builder.h"
 #include "core/batch.h"
 #include "core/event.h"
+#include "core/offset_tracker.h"
 #include "core/snapshot.h"
 #include "kafka/dead_letter_producer.h"
-#include "kafka/kafka_client.h"
+#include "kafka/group_consumer.h"
 #include "redis/batch_writer.h"
 #include "redis/redis_connection.h"
 
@@ -23,12 +24,10 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace pb {
-
-// Where a partition with no offset stored in Redis starts.
-enum class StartFrom { Earliest, Latest };
 
 struct AggregatorOptions {
     kafka::KafkaSettings kafka;
@@ -55,6 +54,14 @@ struct AggregatorOptions {
     std::chrono::milliseconds connectTimeout{std::chrono::seconds(10)};
     std::chrono::milliseconds maxBackoff{std::chrono::seconds(5)};
     std::string instanceId; // empty: host:pid:n
+    // Kafka static membership (group.instance.id): a member restarted with the same id takes
+    // its partitions back at once. Empty: a dynamic member (partitions move after the session
+    // timeout).
+    std::string staticId;
+    // A batch closes once it holds this many distinct Redis fields (users, pages, ... per
+    // minute), whatever its events: Redis's time per call follows them (about 5 us each), and
+    // a call must not keep Redis busy for seconds.
+    std::int64_t maxBatchFields = 50'000;
     // Benchmarks only: called on the aggregator's thread after each applied batch with the
     // Kafka timestamps of its events and the wall-clock time Redis had them. Costs nothing
     // when empty.
@@ -64,7 +71,8 @@ struct AggregatorOptions {
 
 struct RunLimits {
     std::chrono::milliseconds duration{0}; // stop after this long; 0: no limit
-    // Stop when no event came for this long after joining the group; 0: never.
+    // Stop once this member has held partitions, caught up with all of them (everything Kafka
+    // had is in Redis) and stayed so for this long; 0: never.
     std::chrono::milliseconds idleExit{0};
 };
 
@@ -73,6 +81,8 @@ struct AggregatorStats {
     std::int64_t invalidEvents = 0; // accounted in Redis and forwarded to the DLQ
     std::int64_t batches = 0;
     std::int64_t rewinds = 0; // batches dropped and re-read (offset mismatch, outage)
+    std::int64_t fenced = 0;  // batches Redis refused: another member had applied further
+    std::int64_t dropped = 0; // messages not counted: stale, from before a seek, or counted
     std::int64_t redisFailures = 0;
     std::int64_t lostEvents = 0; // offsets Kafka no longer had (retention)
     bool redisUp = false;
@@ -101,34 +111,21 @@ public:
     const std::string &instanceId() const { return options_.instanceId; }
 
 private:
-    struct PartitionState {
-        std::string source; // "topic/partition"
-        // What Redis holds once the submitted batch applies: where the batch being built
-        // starts (its compare-and-set "expected").
-        std::int64_t stored = redis::kNoOffset;
-        std::int64_t confirmed = redis::kNoOffset; // what Redis confirmed holding (for lag)
-        std::int64_t next = -1;    // after the last message in the batch; -1: none yet
-        bool resetPending = false; // Kafka reset the position (retention): count the gap
-        std::int64_t lostPending = 0;
-        std::int64_t highWatermark = -1;
-    };
-
-    static void onRebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                            rd_kafka_topic_partition_list_t *partitions, void *opaque);
-    void assign(rd_kafka_topic_partition_list_t *partitions);
-    void revoke();
     // A batch submitted to Redis whose verdict has not been read yet.
     struct InFlight {
-        std::vector<redis::PartitionCommit> commits;
-        std::int64_t lost = 0;
+        std::vector<OffsetClaim> claims;
         std::int64_t valid = 0;
         std::int64_t invalid = 0;
         std::vector<std::int64_t> kafkaTimes; // only with options_.onApplied
         std::chrono::steady_clock::time_point started{};
     };
 
-    // On the polling thread: partition bookkeeping, then the message goes to the builder.
+    // Rebalance handlers (on the polling thread, inside poll()).
+    std::vector<std::int64_t> assigned(const std::vector<int> &partitions);
+    void revoked(const std::vector<int> &partitions, bool lost);
+    // On the polling thread: the tracker decides, then the message goes to the builder.
     void handle(kafka::MessagePtr msg, std::int64_t nowMs);
+    void outOfRange(int partition, std::int64_t offset);
     // On the builder's thread: validation, pre-aggregation, dead-lettering.
     void build(std::span<const BatchBuilder::Item> items);
     // Drops the batch in hand (after the builder is done with it).
@@ -137,35 +134,38 @@ private:
     // that. False when something was dropped and is being re-read.
     bool flush(bool wait);
     bool complete();
-    void rewind(const std::map<int, std::int64_t> &storedNow, const InFlight *failed = nullptr);
-    void seek(const std::map<int, std::int64_t> &targets);
+    // Drops what is in hand and re-reads from what Redis holds (see OffsetTracker::rewind).
+    void rewind(const std::vector<OffsetClaim> &failed,
+                const std::map<int, std::int64_t> &storedNow);
     void beat();
-    // Events Kafka holds beyond what this member has read, from the high watermarks of the
-    // latest fetches (no broker round trip); stops counting at `enough`.
-    std::int64_t backlog(std::int64_t enough);
+    // Events Kafka holds beyond this member's position, from the latest fetches' watermarks;
+    // stops counting at `enough`. -1 while a partition's end is not known yet.
+    std::int64_t backlog(std::int64_t enough) const;
     void backOff();
     void setError(const std::string &message, bool redisDown);
-    std::int64_t startOffset(std::int64_t stored) const;
 
     AggregatorOptions options_;
     kafka::ErrorTracker tracker_;
-    kafka::HandlePtr consumer_;
+    std::unique_ptr<kafka::GroupConsumer> consumer_;
     std::unique_ptr<kafka::DeadLetterProducer> deadLetters_;
     redis::Connection redis_;
     redis::BatchWriter writer_;
     EventValidator validator_;
+    OffsetTracker offsets_;
     BatchAggregate batch_;
+    // The builder thread's own: "topic/partition" per partition, for the feeds.
+    std::unordered_map<int, std::string> sources_;
     std::vector<std::int64_t> batchKafkaTimes_; // only with options_.onApplied
-    std::map<int, PartitionState> partitions_;
     std::chrono::steady_clock::time_point batchStarted_{};
     bool backlogged_ = false; // catching up: batches grow to catchUpInterval / maxBatchEvents
     bool abandoned_ = false;  // being destroyed after run() threw: write nothing more
     std::chrono::steady_clock::time_point nextBeat_{};
-    std::chrono::steady_clock::time_point lastActivity_{}; // last event or assignment
+    std::chrono::steady_clock::time_point idleSince_{}; // caught up since; {}: not idle
     std::chrono::milliseconds backoff_{0};
     std::int64_t startedMs_ = 0;
     std::optional<InFlight> inFlight_;
     std::atomic<bool> stop_{false};
+    std::atomic<std::int64_t> batchFields_{0}; // published by the builder after each chunk
 
     mutable std::mutex statsMutex_;
     AggregatorStats stats_;

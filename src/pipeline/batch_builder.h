@@ -24,9 +24,9 @@ class BatchBuilder {
 public:
     struct Item {
         rd_kafka_message_t *message = nullptr; // owned: released once processed
-        const std::string *source = nullptr;   // "topic/partition"; must outlive drain()
-        std::int64_t timestampMs = 0;          // the Kafka timestamp (or the time it came)
-        std::int64_t nowMs = 0;                // decides which time buckets are recent
+        int partition = 0;
+        std::int64_t timestampMs = 0; // the Kafka timestamp (or the time it came)
+        std::int64_t nowMs = 0;       // decides which time buckets are recent
     };
     // Runs on the builder's thread for every chunk of items, in the order they were added.
     // When it throws, the items after the one that threw count as unprocessed.

@@ -4,6 +4,8 @@
 #include "redis_error.h"
 
 #include <charconv>
+#include <iterator>
+#include <map>
 #include <string_view>
 
 namespace pb::redis {
@@ -76,86 +78,115 @@ ReplyPtr BatchWriter::call(const Command &command)
     return reply;
 }
 
-Command BatchWriter::encode(const BatchAggregate &b, const std::vector<PartitionCommit> &commits,
-                            std::int64_t lostEvents, std::int64_t nowMs) const
+Command BatchWriter::encode(const BatchAggregate &b, const std::string &topic,
+                            const std::vector<OffsetClaim> &claims, std::int64_t nowMs) const
 {
-    Command c;
-    c.reserve(64 + 2 * (b.pages.size() + b.lastSeen.size() + b.actions.size()));
-    c.insert(
-        c.end(),
-        {"FCALL", "pb_apply_v1", "1", schema_.offsets(), schema_.prefix(),
-         schema_.seedKeys ? "1" : "0", num(nowMs), num(options_.activeWindow.count()),
+    // Every key the call touches goes in KEYS (the Lua builds no names): Redis Cluster routes
+    // by them, and a resharding answers TRYAGAIN instead of letting a call write half on the
+    // wrong node. Order: see pb_apply_v2 in resources/redis/pulseboard.lua.
+    std::vector<std::string> keys{schema_.offsets(),   schema_.eventsTotal(), schema_.badTotal(),
+                                  schema_.lostTotal(), schema_.pages(),       schema_.lastSeen(),
+                                  schema_.actions(),   schema_.badByReason(), schema_.feed(),
+                                  schema_.badFeed()};
+    if (schema_.writesSeedKeys()) {
+        keys.emplace_back(kSeedTopPages);
+        keys.emplace_back(kSeedActiveUsers);
+    }
+    Command args;
+    args.reserve(64 + 2 * (b.pages.size() + b.lastSeen.size() + b.actions.size()));
+    args.insert(
+        args.end(),
+        {schema_.writesSeedKeys() ? "1" : "0", num(nowMs), num(options_.activeWindow.count()),
          num(kHistory.count()), num(kBucketGrace.count()),
          num(static_cast<std::int64_t>(std::max<std::size_t>(options_.feedPerBatch * 20, 100)))});
-    c.push_back(num(static_cast<std::int64_t>(commits.size())));
-    for (const auto &commit : commits) {
-        c.push_back(partitionField(commit.topic, commit.partition));
-        c.push_back(num(commit.expected));
-        c.push_back(num(commit.next));
+    args.push_back(num(static_cast<std::int64_t>(claims.size())));
+    std::int64_t lost = 0;
+    for (const auto &claim : claims) {
+        args.push_back(partitionField(topic, claim.partition));
+        args.push_back(num(claim.expected));
+        args.push_back(num(claim.next));
+        lost += claim.lost;
     }
-    c.push_back(num(b.validCount));
-    c.push_back(num(b.invalidCount));
-    c.push_back(num(lostEvents));
-    addCounts(c, b.pages);
-    c.push_back(num(static_cast<std::int64_t>(b.pagesByMinute.size())));
+    args.push_back(num(b.validCount));
+    args.push_back(num(b.invalidCount));
+    args.push_back(num(lost));
+    addCounts(args, b.pages);
+    args.push_back(num(static_cast<std::int64_t>(b.pagesByMinute.size())));
     for (const auto &[minute, pages] : b.pagesByMinute) {
-        c.push_back(num(minute));
-        addCounts(c, pages);
+        keys.push_back(schema_.pagesMinute(minute));
+        args.push_back(num(minute));
+        addCounts(args, pages);
     }
-    addCounts(c, b.lastSeen);
-    addCounts(c, b.actions);
-    c.push_back(num(static_cast<std::int64_t>(b.userActionsByMinute.size())));
+    addCounts(args, b.lastSeen);
+    addCounts(args, b.actions);
+    args.push_back(num(static_cast<std::int64_t>(b.userActionsByMinute.size())));
     for (const auto &[minute, fields] : b.userActionsByMinute) {
-        c.push_back(num(minute));
-        addCounts(c, fields);
+        keys.push_back(schema_.userActionsMinute(minute));
+        args.push_back(num(minute));
+        addCounts(args, fields);
     }
-    c.push_back(num(static_cast<std::int64_t>(b.perSecond.size())));
-    for (const auto &[second, count] : b.perSecond) {
-        c.push_back(num(second));
-        c.push_back(num(count));
-    }
-    c.push_back(num(static_cast<std::int64_t>(b.perMinute.size())));
-    for (const auto &[minute, count] : b.perMinute) {
-        c.push_back(num(minute));
-        c.push_back(num(count));
-    }
+    // Per-second and per-minute counts, grouped by the hash that holds them.
+    const auto addRates = [&](const std::map<std::int64_t, std::int64_t> &counts,
+                              std::int64_t perBucket, auto keyOf) {
+        std::map<std::int64_t, std::vector<std::pair<std::int64_t, std::int64_t>>> buckets;
+        for (const auto &[unit, count] : counts)
+            buckets[floorDiv(unit, perBucket)].emplace_back(unit, count);
+        args.push_back(num(static_cast<std::int64_t>(buckets.size())));
+        for (const auto &[bucket, units] : buckets) {
+            keys.push_back(keyOf(bucket));
+            args.push_back(num(bucket));
+            args.push_back(num(static_cast<std::int64_t>(units.size())));
+            for (const auto &[unit, count] : units) {
+                args.push_back(num(unit));
+                args.push_back(num(count));
+            }
+        }
+    };
+    addRates(b.perSecond, kSecondsPerRateBucket,
+             [this](std::int64_t n) { return schema_.rateSecondsBucket(n); });
+    addRates(b.perMinute, kMinutesPerRateBucket,
+             [this](std::int64_t n) { return schema_.rateMinutesBucket(n); });
     std::int64_t reasons = 0;
     for (const auto count : b.invalidByReason)
         reasons += count > 0 ? 1 : 0;
-    c.push_back(num(reasons));
+    args.push_back(num(reasons));
     for (std::size_t r = 0; r < b.invalidByReason.size(); ++r) {
         if (b.invalidByReason[r] == 0)
             continue;
-        c.emplace_back(reasonName(static_cast<InvalidReason>(r)));
-        c.push_back(num(b.invalidByReason[r]));
+        args.emplace_back(reasonName(static_cast<InvalidReason>(r)));
+        args.push_back(num(b.invalidByReason[r]));
     }
-    c.push_back(num(static_cast<std::int64_t>(b.feed.size())));
+    args.push_back(num(static_cast<std::int64_t>(b.feed.size())));
     for (std::size_t i = 0; i < b.feed.size(); ++i) {
         const auto &e = b.feed[i];
-        c.insert(c.end(), {e.raw, e.source, num(e.offset), num(e.timestampMs)});
+        args.insert(args.end(), {e.raw, e.source, num(e.offset), num(e.timestampMs)});
     }
-    c.push_back(num(static_cast<std::int64_t>(b.badFeed.size())));
+    args.push_back(num(static_cast<std::int64_t>(b.badFeed.size())));
     for (std::size_t i = 0; i < b.badFeed.size(); ++i) {
         const auto &e = b.badFeed[i];
-        c.insert(c.end(), {e.raw, e.source, num(e.offset), num(e.timestampMs), e.reason});
+        args.insert(args.end(), {e.raw, e.source, num(e.offset), num(e.timestampMs), e.reason});
     }
+
+    Command c{"FCALL", "pb_apply_v2", num(static_cast<std::int64_t>(keys.size()))};
+    c.reserve(3 + keys.size() + args.size());
+    std::move(keys.begin(), keys.end(), std::back_inserter(c));
+    std::move(args.begin(), args.end(), std::back_inserter(c));
     return c;
 }
 
-ApplyResult BatchWriter::apply(const BatchAggregate &batch,
-                               const std::vector<PartitionCommit> &commits, std::int64_t lostEvents,
-                               std::int64_t nowMs)
+ApplyResult BatchWriter::apply(const BatchAggregate &batch, const std::string &topic,
+                               const std::vector<OffsetClaim> &claims, std::int64_t nowMs)
 {
-    submit(batch, commits, lostEvents, nowMs);
+    submit(batch, topic, claims, nowMs);
     return collect();
 }
 
-void BatchWriter::submit(const BatchAggregate &batch, const std::vector<PartitionCommit> &commits,
-                         std::int64_t lostEvents, std::int64_t nowMs)
+void BatchWriter::submit(const BatchAggregate &batch, const std::string &topic,
+                         const std::vector<OffsetClaim> &claims, std::int64_t nowMs)
 {
     if (!loaded_)
         loadFunctions();
-    pending_ = encode(batch, commits, lostEvents, nowMs);
+    pending_ = encode(batch, topic, claims, nowMs);
     try {
         connection_.send(pending_);
     } catch (...) {
@@ -171,14 +202,14 @@ ApplyResult BatchWriter::collect()
     auto reply = connection_.receive();
     if (reply->type == REDIS_REPLY_ERROR && isMissingFunction({reply->str, reply->len}))
         reply = call(command); // Redis lost its functions (restart without persistence)
-    throwIfError(reply.get(), "pb_apply_v1");
+    throwIfError(reply.get(), "pb_apply_v2");
     return parse(reply.get());
 }
 
 ApplyResult BatchWriter::parse(const redisReply *reply)
 {
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1)
-        throw Error(ErrorKind::Fatal, "pb_apply_v1 answered something unexpected");
+        throw Error(ErrorKind::Fatal, "pb_apply_v2 answered something unexpected");
     ApplyResult result;
     result.applied = replyInteger(reply->element[0]) == 1;
     for (std::size_t i = 1; i + 1 < reply->elements; i += 2) {
@@ -195,15 +226,22 @@ ApplyResult BatchWriter::parse(const redisReply *reply)
 
 void BatchWriter::beat(const std::string &aggregatorId, const std::string &json, std::int64_t nowMs)
 {
-    call({"FCALL", "pb_beat_v1", "2", schema_.heartbeats(), schema_.heartbeatTimes(),
-          schema_.prefix(), schema_.seedKeys ? "1" : "0", num(nowMs),
-          num(options_.activeWindow.count()), num(kHistory.count()), num(kHeartbeatStale.count()),
-          aggregatorId, json});
+    Command c{"FCALL",
+              "pb_beat_v2",
+              schema_.writesSeedKeys() ? "4" : "3",
+              schema_.heartbeats(),
+              schema_.heartbeatTimes(),
+              schema_.lastSeen()};
+    if (schema_.writesSeedKeys())
+        c.emplace_back(kSeedActiveUsers);
+    c.insert(c.end(), {num(nowMs), num(options_.activeWindow.count()), num(kHistory.count()),
+                       num(kHeartbeatStale.count()), aggregatorId, json});
+    call(c);
 }
 
 void BatchWriter::leave(const std::string &aggregatorId)
 {
-    call({"FCALL", "pb_leave_v1", "2", schema_.heartbeats(), schema_.heartbeatTimes(),
+    call({"FCALL", "pb_leave_v2", "2", schema_.heartbeats(), schema_.heartbeatTimes(),
           aggregatorId});
 }
 

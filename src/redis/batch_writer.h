@@ -4,6 +4,7 @@
 // one the batch expects. Also heartbeats. Not thread-safe: use it on the aggregator's thread.
 
 #include "core/batch.h"
+#include "core/offset_tracker.h"
 #include "redis_connection.h"
 #include "schema.h"
 
@@ -12,15 +13,6 @@
 #include <vector>
 
 namespace pb::redis {
-
-inline constexpr std::int64_t kNoOffset = -1; // "nothing stored yet" in the compare-and-set
-
-struct PartitionCommit {
-    std::string topic;
-    int partition = 0;
-    std::int64_t expected = kNoOffset; // the offset Redis must hold now (kNoOffset: none)
-    std::int64_t next = 0;             // the offset Redis holds afterwards
-};
 
 struct OffsetMismatch {
     std::string topic;
@@ -43,12 +35,12 @@ public:
 
     // One round trip. Throws pb::Error on I/O failure (Retriable: the batch was not applied or
     // was applied exactly once; the caller retries and the compare-and-set sorts out which).
-    ApplyResult apply(const BatchAggregate &batch, const std::vector<PartitionCommit> &commits,
-                      std::int64_t lostEvents, std::int64_t nowMs);
+    ApplyResult apply(const BatchAggregate &batch, const std::string &topic,
+                      const std::vector<OffsetClaim> &claims, std::int64_t nowMs);
     // The same, split: submit() sends the batch, collect() waits for the verdict, so the next
     // batch can be built meanwhile. One submitted batch at a time.
-    void submit(const BatchAggregate &batch, const std::vector<PartitionCommit> &commits,
-                std::int64_t lostEvents, std::int64_t nowMs);
+    void submit(const BatchAggregate &batch, const std::string &topic,
+                const std::vector<OffsetClaim> &claims, std::int64_t nowMs);
     ApplyResult collect();
     bool verdictReady() const { return connection_.replyReady(); }
 
@@ -64,8 +56,8 @@ public:
 
 private:
     ReplyPtr call(const Command &command);
-    Command encode(const BatchAggregate &batch, const std::vector<PartitionCommit> &commits,
-                   std::int64_t lostEvents, std::int64_t nowMs) const;
+    Command encode(const BatchAggregate &batch, const std::string &topic,
+                   const std::vector<OffsetClaim> &claims, std::int64_t nowMs) const;
 
     static ApplyResult parse(const redisReply *reply);
 

@@ -20,10 +20,15 @@ inline constexpr std::int64_t kSecondsPerRateBucket = 600; // rate:s:<n> holds 1
 inline constexpr std::int64_t kMinutesPerRateBucket = 60;  // rate:m:<n> holds one hour
 inline constexpr std::chrono::milliseconds kHeartbeatStale{std::chrono::seconds(15)};
 
+inline constexpr const char *kDefaultNamespace = "pulseboard";
+
 struct Schema {
-    std::string ns = "pulseboard"; // namespace for everything but the seed keys
-    std::string shard = "all";     // hash tag: one shard for now, one per partition in cluster mode
-    bool seedKeys = true;          // also maintain active_users and top_pages
+    std::string ns = kDefaultNamespace;
+    std::string shard = "all"; // hash tag: one shard for now, one per partition in cluster mode
+    // Also maintain active_users and top_pages. They are global names, so only the default
+    // namespace writes them: two namespaces must never share a key.
+    bool seedKeys = true;
+    bool writesSeedKeys() const { return seedKeys && ns == kDefaultNamespace; }
 
     std::string prefix() const { return ns + ":{" + shard + "}:"; }
     std::string key(const std::string &name) const { return prefix() + name; }

@@ -1,8 +1,7 @@
 #include "stats_reader.h"
 
 #include "core/batch.h"
-
-#include <simdjson.h>
+#include "core/heartbeat.h"
 
 #include <algorithm>
 #include <map>
@@ -63,51 +62,6 @@ std::vector<FeedItem> feedItems(const redisReply *reply)
         items.push_back(std::move(item));
     }
     return items;
-}
-
-std::int64_t intField(simdjson::dom::element e, const char *name)
-{
-    std::int64_t v = 0;
-    if (e[name].get(v) != simdjson::SUCCESS)
-        return 0;
-    return v;
-}
-
-std::string stringField(simdjson::dom::element e, const char *name)
-{
-    std::string_view v;
-    if (e[name].get(v) != simdjson::SUCCESS)
-        return {};
-    return std::string(v);
-}
-
-std::optional<AggregatorHealth> parseHeartbeat(simdjson::dom::parser &parser,
-                                               const std::string &json)
-{
-    simdjson::dom::element doc;
-    if (parser.parse(json).get(doc) != simdjson::SUCCESS)
-        return std::nullopt;
-    AggregatorHealth h;
-    h.id = stringField(doc, "id");
-    h.host = stringField(doc, "host");
-    h.group = stringField(doc, "group");
-    h.pid = intField(doc, "pid");
-    h.startedMs = intField(doc, "started_ms");
-    h.lastBeatMs = intField(doc, "beat_ms");
-    h.eventsProcessed = intField(doc, "events");
-    simdjson::dom::array parts;
-    if (doc["partitions"].get(parts) == simdjson::SUCCESS) {
-        for (auto p : parts) {
-            PartitionHealth ph;
-            ph.topic = stringField(p, "topic");
-            ph.partition = static_cast<int>(intField(p, "partition"));
-            ph.nextOffset = intField(p, "next");
-            ph.highWatermark = intField(p, "high");
-            ph.lag = intField(p, "lag");
-            h.partitions.push_back(std::move(ph));
-        }
-    }
-    return h;
 }
 
 std::vector<RatePoint> series(const std::map<std::int64_t, std::int64_t> &counts,
@@ -200,12 +154,11 @@ Snapshot StatsReader::read(std::int64_t nowMs)
     snap.badByReason = pairs(replies[6].get());
     sortMostFirst(snap.badByReason);
 
-    simdjson::dom::parser parser;
     const auto *beats = replies[7].get();
     std::int64_t lag = 0;
     bool lagKnown = false;
     for (std::size_t i = 0; i + 1 < beats->elements; i += 2) {
-        auto health = parseHeartbeat(parser, replyString(beats->element[i + 1]));
+        auto health = decodeHeartbeat(replyString(beats->element[i + 1]));
         if (!health || nowMs - health->lastBeatMs > kHeartbeatStale.count())
             continue;
         for (const auto &p : health->partitions) {

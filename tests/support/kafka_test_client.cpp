@@ -74,6 +74,18 @@ void produceAll(const std::string &brokers, const std::string &topic,
                                  " record(s) not acknowledged");
 }
 
+std::pair<std::int64_t, std::int64_t> watermarks(const std::string &brokers,
+                                                 const std::string &topic, int partition)
+{
+    auto rk = makeClient(RD_KAFKA_CONSUMER, brokers, {{"group.id", "pulseboard-test-reader"}});
+    std::int64_t low = -1;
+    std::int64_t high = -1;
+    if (rd_kafka_query_watermark_offsets(rk.get(), topic.c_str(), partition, &low, &high, 10'000) !=
+        RD_KAFKA_RESP_ERR_NO_ERROR)
+        throw std::runtime_error("test client: no watermarks for " + topic);
+    return {low, high};
+}
+
 std::vector<ReadRecord> readAll(const std::string &brokers, const std::string &topic,
                                 std::size_t expected, std::chrono::milliseconds timeout)
 {

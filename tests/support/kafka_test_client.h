@@ -35,4 +35,8 @@ void produceAll(const std::string &brokers, const std::string &topic,
 std::vector<ReadRecord> readAll(const std::string &brokers, const std::string &topic,
                                 std::size_t expected, std::chrono::milliseconds timeout);
 
+// The partition's [low, high) offsets as its leader reports them now.
+std::pair<std::int64_t, std::int64_t> watermarks(const std::string &brokers,
+                                                 const std::string &topic, int partition);
+
 } // namespace pb::test
