@@ -285,6 +285,52 @@ private Q_SLOTS:
         }
         QCOMPARE(f_.eventsTotal(), 0);
     }
+    void givenADeadMemberHoldingPartitions_whenAnIdleExitAggregatorStarts_thenItCountsAll()
+    {
+        // Before, --idle-exit started its clock at the first assignment, which may give it
+        // nothing while a dead member still holds the partitions: it exited with a backlog.
+        const auto w = makeWorkload(20000, 1, 41, nowMs(), true);
+        test::produceAll(f_.brokers(), f_.topic, w.records);
+        QProcess victim;
+        victim.start(PULSEBOARD_CLI, aggregateArgs(f_) << "--session-timeout"
+                                                       << "3s");
+        QVERIFY2(victim.waitForStarted(5000), "pulseboard-cli did not start");
+        const auto deadline = std::chrono::steady_clock::now() + 30s;
+        while (f_.eventsTotal() == 0 && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(2ms);
+        ::kill(static_cast<pid_t>(victim.processId()), SIGKILL);
+        QVERIFY(victim.waitForFinished(5000));
+        QVERIFY2(f_.eventsTotal() < w.expected.valid, "the victim should die mid-stream");
+
+        QProcess next;
+        next.setProcessChannelMode(QProcess::ForwardedErrorChannel);
+        next.start(PULSEBOARD_CLI, aggregateArgs(f_) << "--session-timeout"
+                                                     << "3s"
+                                                     << "--idle-exit"
+                                                     << "1s");
+        QVERIFY(next.waitForFinished(60000));
+        QCOMPARE(next.exitCode(), 0);
+        f_.verifyExact(w.expected, nowMs());
+    }
+
+    void givenARedisStall_whenAnIdleExitAggregatorWaitsOnIt_thenItDoesNotExitWithABacklog()
+    {
+        const auto w = makeWorkload(30000, 1, 42, nowMs(), true);
+        test::produceAll(f_.brokers(), f_.topic, w.records);
+        QProcess aggregator;
+        aggregator.setProcessChannelMode(QProcess::ForwardedErrorChannel);
+        aggregator.start(PULSEBOARD_CLI, aggregateArgs(f_) << "--idle-exit"
+                                                           << "1s");
+        QVERIFY2(aggregator.waitForStarted(5000), "pulseboard-cli did not start");
+        const auto deadline = std::chrono::steady_clock::now() + 30s;
+        while (f_.eventsTotal() == 0 && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(2ms);
+        // Redis stops answering for 3 s, longer than --idle-exit, while a backlog waits.
+        f_.redisConnection->command({"CLIENT", "PAUSE", "3000", "ALL"});
+        QVERIFY(aggregator.waitForFinished(60000));
+        QCOMPARE(aggregator.exitCode(), 0);
+        f_.verifyExact(w.expected, nowMs());
+    }
 };
 
 QTEST_GUILESS_MAIN(TestRobustness)

@@ -422,7 +422,7 @@ void addAggregatorFlags(Flags &f)
     f.add("max-batch-fields",
           "Most distinct Redis fields (users, pages, ... per minute) in one batch: bounds "
           "Redis's time per call.",
-          "n", "50000");
+          "n", QString::number(AggregatorOptions{}.maxBatchFields));
 }
 
 AggregatorOptions aggregatorOptions(const Flags &f)
@@ -468,7 +468,10 @@ int cmdAggregate(const QStringList &args, StopSignals &stopSignals)
     f.addRedis();
     addAggregatorFlags(f);
     f.add("duration", "Stop after this long (0: run until stopped).", "time", "0");
-    f.add("idle-exit", "Stop when no event has arrived for this long (0: never).", "time", "0");
+    f.add("idle-exit",
+          "Stop once everything in the topic is in Redis and has stayed so for this long "
+          "(0: never).",
+          "time", "0");
     if (!f.parse(args))
         return 0;
     const auto options = aggregatorOptions(f);

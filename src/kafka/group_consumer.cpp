@@ -59,10 +59,12 @@ GroupConsumer::GroupConsumer(GroupConsumerOptions options, Handlers handlers, Er
 
     const auto metadata =
         probe(consumer_.get(), options_.kafka, options_.connectTimeout, &tracker_);
-    if (!metadata.find(options_.topic))
+    const auto *topic = metadata.find(options_.topic);
+    if (!topic)
         throw Error(ErrorKind::Fatal,
                     "topic " + options_.topic + " does not exist at " + options_.kafka.brokers +
                         ": create it (pulseboard-cli create-topic) or check --topic");
+    partitionCount_ = topic->partitions;
 }
 
 GroupConsumer::~GroupConsumer()

@@ -80,6 +80,8 @@ public:
     // "EAGER" or "COOPERATIVE" (known once the group has formed).
     std::string protocol() const;
     const std::string &topic() const { return options_.topic; }
+    // The topic's partitions when the consumer was created.
+    int partitionCount() const { return partitionCount_; }
     // The librdkafka handle has raised a fatal error (e.g. fenced static member).
     bool fatal() const;
 
@@ -93,6 +95,7 @@ private:
     ErrorTracker &tracker_;
     HandlePtr consumer_;
     std::exception_ptr handlerError_;
+    int partitionCount_ = 0;
 };
 
 } // namespace pb::kafka

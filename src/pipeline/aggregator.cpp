@@ -173,6 +173,7 @@ void Aggregator::discardBatch()
     builder_.drain(); // nothing may still be adding to the batch
     batch_.clear();
     batchFields_.store(0, std::memory_order_relaxed);
+    batchProcessed_.store(0, std::memory_order_relaxed);
     batchEvents_ = 0;
     batchKafkaTimes_.clear();
 }
@@ -291,6 +292,7 @@ void Aggregator::build(std::span<const BatchBuilder::Item> items)
     }
     batch_.settle();
     batchFields_.store(batch_.fields(), std::memory_order_relaxed);
+    batchProcessed_.store(batch_.events(), std::memory_order_relaxed);
 }
 
 bool Aggregator::flush(bool wait)
@@ -328,6 +330,7 @@ bool Aggregator::flush(bool wait)
     batchEvents_ = 0;
     batch_.clear();
     batchFields_.store(0, std::memory_order_relaxed);
+    batchProcessed_.store(0, std::memory_order_relaxed);
     return wait ? complete() : true;
 }
 
@@ -462,6 +465,26 @@ std::int64_t Aggregator::backlog(std::int64_t enough) const
     return total;
 }
 
+bool Aggregator::topicCaughtUp()
+{
+    std::vector<int> all(static_cast<std::size_t>(consumer_->partitionCount()));
+    for (std::size_t i = 0; i < all.size(); ++i)
+        all[i] = static_cast<int>(i);
+    try {
+        const auto stored = writer_.storedOffsets(options_.topic, all);
+        for (std::size_t i = 0; i < all.size(); ++i) {
+            const auto w = consumer_->queryWatermarks(all[i], std::chrono::seconds(2));
+            if (w.high > w.low && stored[i] < w.high)
+                return false;
+        }
+    } catch (const Error &e) {
+        if (!e.retriable())
+            throw;
+        return false;
+    }
+    return true;
+}
+
 void Aggregator::run(RunLimits limits)
 {
     using Clock = std::chrono::steady_clock;
@@ -492,8 +515,11 @@ void Aggregator::run(RunLimits limits)
         // reading serves the whole drain: it only decides which buckets are recent.
         const auto drainedAt = wallClockMs();
         const auto full = [this] {
+            // Events still queued for the builder may each bring a new user: two fields.
+            const auto queued = batchEvents_ - batchProcessed_.load(std::memory_order_relaxed);
             return batchEvents_ >= options_.maxBatchEvents ||
-                   batchFields_.load(std::memory_order_relaxed) >= options_.maxBatchFields;
+                   batchFields_.load(std::memory_order_relaxed) + 2 * queued >=
+                       options_.maxBatchFields;
         };
         while (msg) {
             handle(std::move(msg), drainedAt);
@@ -521,13 +547,17 @@ void Aggregator::run(RunLimits limits)
             flush(false); // submit, and build the next batch while Redis applies this one
         else if (inFlight_ && (!hasBatch || writer_.verdictReady()))
             complete(); // confirm as soon as Redis answers (and never leave one unconfirmed)
-        // Idle: holding partitions, all of Kafka's events in Redis, nothing in hand.
-        const bool caughtUp =
-            !offsets_.partitions().empty() && behind == 0 && !offsets_.hasClaims() && !inFlight_;
-        if (!caughtUp)
+        // Idle (for --idle-exit): everything of its own partitions in Redis, nothing in hand,
+        // and nothing left in the topic for anyone (a dead member's partitions may not have
+        // come over yet).
+        const bool caughtUp = behind == 0 && !offsets_.hasClaims() && !inFlight_;
+        if (!caughtUp || limits.idleExit.count() == 0) {
             idleSince_ = {};
-        else if (idleSince_ == Clock::time_point{})
-            idleSince_ = Clock::now();
+        } else if (idleSince_ == Clock::time_point{} && Clock::now() >= nextTopicCheck_) {
+            nextTopicCheck_ = Clock::now() + std::chrono::seconds(1);
+            if (topicCaughtUp())
+                idleSince_ = Clock::now();
+        }
         if (consumer_->fatal())
             throw Error(ErrorKind::Fatal, "Kafka: " + tracker_.lastReason);
     }

@@ -59,9 +59,9 @@ struct AggregatorOptions {
     // timeout).
     std::string staticId;
     // A batch closes once it holds this many distinct Redis fields (users, pages, ... per
-    // minute), whatever its events: Redis's time per call follows them (about 5 us each), and
-    // a call must not keep Redis busy for seconds.
-    std::int64_t maxBatchFields = 50'000;
+    // minute), whatever its events: Redis's time per call follows them (about 5 us each,
+    // measured by bench/redis_call_time.sh), and a call must not keep Redis busy for seconds.
+    std::int64_t maxBatchFields = 40'000;
     // Benchmarks only: called on the aggregator's thread after each applied batch with the
     // Kafka timestamps of its events and the wall-clock time Redis had them. Costs nothing
     // when empty.
@@ -71,8 +71,9 @@ struct AggregatorOptions {
 
 struct RunLimits {
     std::chrono::milliseconds duration{0}; // stop after this long; 0: no limit
-    // Stop once this member has held partitions, caught up with all of them (everything Kafka
-    // had is in Redis) and stayed so for this long; 0: never.
+    // Stop once everything Kafka holds of the topic is in Redis (this member's partitions and
+    // everyone else's: a dead member's are not done until they are) and stayed so for this
+    // long; 0: never.
     std::chrono::milliseconds idleExit{0};
 };
 
@@ -141,6 +142,8 @@ private:
     // Events Kafka holds beyond this member's position, from the latest fetches' watermarks;
     // stops counting at `enough`. -1 while a partition's end is not known yet.
     std::int64_t backlog(std::int64_t enough) const;
+    // Everything Kafka holds of the whole topic is in Redis, whoever owns the partitions.
+    bool topicCaughtUp();
     void backOff();
     void setError(const std::string &message, bool redisDown);
 
@@ -161,11 +164,15 @@ private:
     bool abandoned_ = false;  // being destroyed after run() threw: write nothing more
     std::chrono::steady_clock::time_point nextBeat_{};
     std::chrono::steady_clock::time_point idleSince_{}; // caught up since; {}: not idle
+    std::chrono::steady_clock::time_point nextTopicCheck_{};
     std::chrono::milliseconds backoff_{0};
     std::int64_t startedMs_ = 0;
     std::optional<InFlight> inFlight_;
     std::atomic<bool> stop_{false};
-    std::atomic<std::int64_t> batchFields_{0}; // published by the builder after each chunk
+    // Published by the builder after each chunk: the batch's distinct Redis fields and the
+    // events it has processed (the rest of batchEvents_ is still queued).
+    std::atomic<std::int64_t> batchFields_{0};
+    std::atomic<std::int64_t> batchProcessed_{0};
 
     mutable std::mutex statsMutex_;
     AggregatorStats stats_;
