@@ -93,12 +93,11 @@ private Q_SLOTS:
         QVERIFY2(part > 0 && part < w.expected.valid, "the victim should die mid-stream");
 
         // The same group: the dead member's partitions come free after its session timeout,
-        // then the survivor resumes from the offsets in Redis. The embedded broker has no
-        // minimum session timeout (real Kafka's is 6 s) and adds its own rebalance delay of the
-        // session timeout less a second: 3 s here, as the embedded stack uses.
+        // then the survivor resumes from the offsets in Redis (3 s: kEmbeddedSessionTimeout, as
+        // the embedded stack uses).
         const auto killedAt = std::chrono::steady_clock::now();
         auto options = f_.aggregatorOptions(EventTimeSource::Payload);
-        options.sessionTimeout = 3s;
+        options.sessionTimeout = kEmbeddedSessionTimeout;
         Aggregator survivor(options);
         std::thread runner([&] { survivor.run({90s, 4s}); });
         while (survivor.stats().batches == 0 && std::chrono::steady_clock::now() - killedAt < 60s)
@@ -330,6 +329,48 @@ private Q_SLOTS:
         QVERIFY(aggregator.waitForFinished(60000));
         QCOMPARE(aggregator.exitCode(), 0);
         f_.verifyExact(w.expected, nowMs());
+    }
+    void givenFromLatest_whenRedisLosesEverything_thenTheRebuildStartsWhereCountingStarted()
+    {
+        // --from latest resolves "latest" once, at assignment. Before, a rewind with nothing
+        // stored resolved it again, to the end: events already read were skipped for good.
+        auto makeRecords = [](int n, int first) {
+            std::vector<test::Record> records;
+            for (int i = first; i < first + n; ++i)
+                records.push_back(
+                    {"k",
+                     "{\"user_id\":" + std::to_string(i) + ",\"action\":\"view\",\"page\":\"/l\"}",
+                     0, 0});
+            return records;
+        };
+        test::produceAll(f_.brokers(), f_.topic, makeRecords(1000, 0)); // before: not counted
+        auto options = f_.aggregatorOptions(EventTimeSource::KafkaTimestamp);
+        options.startFrom = StartFrom::Latest;
+        Aggregator aggregator(options);
+        std::thread runner([&] { aggregator.run({60s, 0ms}); });
+        // Wait until it holds partition 0 (its heartbeat lists it), then produce.
+        redis::Schema schema;
+        auto deadline = std::chrono::steady_clock::now() + 30s;
+        while (aggregator.stats().partitions.size() < 4 &&
+               std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(20ms);
+        test::produceAll(f_.brokers(), f_.topic, makeRecords(500, 1000));
+        deadline = std::chrono::steady_clock::now() + 30s;
+        while (f_.eventsTotal() < 500 && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(20ms);
+        QCOMPARE(f_.eventsTotal(), 500);
+        // Redis loses everything; the next batch finds nothing stored and the aggregator
+        // re-reads from where it started counting, not from the end.
+        f_.redisConnection->command({"FLUSHALL"});
+        test::produceAll(f_.brokers(), f_.topic, makeRecords(1, 1500));
+        deadline = std::chrono::steady_clock::now() + 30s;
+        while (f_.eventsTotal() < 501 && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(20ms);
+        std::this_thread::sleep_for(500ms); // anything more would be double counting
+        aggregator.requestStop();
+        runner.join();
+        QCOMPARE(f_.eventsTotal(), 501);
+        QVERIFY(aggregator.stats().rewinds >= 1);
     }
 };
 

@@ -595,6 +595,7 @@ int cmdDemo(const QStringList &args, StopSignals &stopSignals)
     aggOptions.kafka = stack.kafkaSettings();
     aggOptions.redis = stack.redisEndpoint();
     aggOptions.aggregation.activeWindow = f.duration("window");
+    aggOptions.sessionTimeout = kEmbeddedSessionTimeout;
     Aggregator aggregator(aggOptions);
     kafka::SimulatorOptions simOptions;
     simOptions.rate = f.number("rate", 0.0);

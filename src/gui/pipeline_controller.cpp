@@ -131,6 +131,8 @@ AggregatorOptions PipelineController::aggregatorOptions() const
     o.group = settings_.group.toStdString();
     o.redis = redis_;
     o.aggregation.activeWindow = settings_.window();
+    if (settings_.mode == StackMode::Embedded)
+        o.sessionTimeout = pb::kEmbeddedSessionTimeout;
     return o;
 }
 
