@@ -59,6 +59,40 @@ local function checkKeys(typed, counters)
     return nil
 end
 
+-- nil when every field the batch will HINCRBY in `key` (n (field, count) pairs from args[first])
+-- is absent or a counter that can take the add: another program may have written any field.
+local function checkFields(key, args, first, n)
+    local chunk = 500
+    for k = first, first + 2 * n - 1, 2 * chunk do
+        local fields = {}
+        for f = k, math.min(k + 2 * chunk, first + 2 * n) - 1, 2 do
+            fields[#fields + 1] = args[f]
+        end
+        local values = redis.call('HMGET', key, unpack(fields))
+        for v = 1, #values do
+            if values[v] and not safeCounter(values[v]) then
+                return 'WRONGTYPE ' .. key .. ' field ' .. string.sub(fields[v], 1, 40) ..
+                       ' holds \'' .. string.sub(values[v], 1, 40) ..
+                       '\', not an integer counter below 10^18' .. ADVICE
+            end
+        end
+    end
+    return nil
+end
+
+-- nil when a stream can take one more entry with an automatic id (another program may have
+-- left it at the largest id there is).
+local function checkStream(key)
+    if redis.call('EXISTS', key) == 0 then return nil end
+    local info = redis.call('XINFO', 'STREAM', key)
+    for k = 1, #info, 2 do
+        if info[k] == 'last-generated-id' and info[k + 1] == '18446744073709551615-18446744073709551615' then
+            return 'ERR ' .. key .. ' has used up its stream ids' .. ADVICE
+        end
+    end
+    return nil
+end
+
 -- Where each section of a batch starts in args (from index i on); j is the next bucket key.
 -- See BatchWriter::encode for the order.
 local function layout(args, i, keys, j)
@@ -171,6 +205,16 @@ local function apply(keys, args)
     end
     local problem = checkKeys(typed, {eventsTotal, badTotal, lostTotal})
     if problem then return redis.error_reply(problem) end
+    problem = checkFields(actions, args, l.actions[1], l.actions[2]) or
+              checkFields(bad, args, l.bad[1], l.bad[2])
+    for _, group in ipairs({l.userMinutes, l.seconds, l.minutes}) do
+        for _, b in ipairs(group) do
+            problem = problem or checkFields(b.key, args, b.items[1], b.items[2])
+        end
+    end
+    if l.feed[2] > 0 then problem = problem or checkStream(feed) end
+    if l.badFeed[2] > 0 then problem = problem or checkStream(badFeed) end
+    if problem then return redis.error_reply(problem) end
 
     -- From here on, nothing fails.
     for k = 0, n - 1 do
@@ -276,6 +320,24 @@ local function leave(keys, args)
     return 1
 end
 
+-- pb_start_v2: where counting starts for partitions with no stored offset yet: each gets the
+-- given start unless a member stored one first (HSETNX). Returns what is stored for each.
+-- KEYS[1] = offsets hash; ARGV: field, start, field, start, ...
+local function start(keys, args)
+    local problem = checkKeys({{keys[1], 'hash'}}, {})
+    if problem then return redis.error_reply(problem) end
+    local stored = {}
+    for k = 1, #args, 2 do
+        if not wholeNumber(args[k + 1], 9.2e18) then
+            return redis.error_reply('ERR pb_start_v2: bad offset ' .. tostring(args[k + 1]))
+        end
+        redis.call('HSETNX', keys[1], args[k], args[k + 1])
+        stored[#stored + 1] = redis.call('HGET', keys[1], args[k])
+    end
+    return stored
+end
+
 redis.register_function('pb_apply_v2', apply)
+redis.register_function('pb_start_v2', start)
 redis.register_function('pb_beat_v2', beat)
 redis.register_function('pb_leave_v2', leave)

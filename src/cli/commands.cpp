@@ -474,8 +474,11 @@ int cmdAggregate(const QStringList &args, StopSignals &stopSignals)
           "time", "0");
     if (!f.parse(args))
         return 0;
-    const auto options = aggregatorOptions(f);
+    auto options = aggregatorOptions(f);
     RunLimits limits{f.duration("duration"), f.duration("idle-exit")};
+    options.onNotice = [](const std::string &message) {
+        std::fprintf(stderr, "aggregate: %s\n", message.c_str());
+    };
     Aggregator aggregator(options);
     stopSignals.onStop([&] { aggregator.requestStop(); });
     std::fprintf(stderr, "aggregating %s from %s (group %s) into Redis %s as %s\n",

@@ -22,6 +22,27 @@ DeadLetterProducer::DeadLetterProducer(const KafkaSettings &settings, std::strin
     (void)conf.release();
 }
 
+namespace {
+
+std::string_view header(const rd_kafka_message_t *msg, const char *name)
+{
+    rd_kafka_headers_t *headers = nullptr;
+    const void *value = nullptr;
+    std::size_t size = 0;
+    if (rd_kafka_message_headers(msg, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        rd_kafka_header_get_last(headers, name, &value, &size) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return {};
+    return {static_cast<const char *>(value), size};
+}
+
+bool tooLarge(rd_kafka_resp_err_t err)
+{
+    return err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
+           err == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE;
+}
+
+} // namespace
+
 void DeadLetterProducer::onDelivery(rd_kafka_t *, const rd_kafka_message_t *msg, void *)
 {
     auto *self = static_cast<DeadLetterProducer *>(msg->_private);
@@ -29,28 +50,25 @@ void DeadLetterProducer::onDelivery(rd_kafka_t *, const rd_kafka_message_t *msg,
         ++self->delivered_;
         return;
     }
-    if (msg->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
-        msg->err == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE) {
-        // The broker's limit is lower than ours: forward it again, cut shorter.
-        Refused r;
-        const auto *payload = static_cast<const char *>(msg->payload);
-        r.payload.assign(payload, std::min(msg->len, kRefusedDeadLetterBytes));
+    const auto sizes = header(msg, kHeaderTruncated);
+    if (tooLarge(msg->err) && (msg->len > 0 || msg->key_len > 0)) {
+        // The broker's limit is lower than ours: it goes again, shorter, at the next settle().
+        Letter letter;
+        const auto keep = std::min(msg->len, kRefusedDeadLetterBytes);
+        letter.payload.assign(static_cast<const char *>(msg->payload), keep);
         if (msg->key)
-            r.key.assign(static_cast<const char *>(msg->key),
-                         std::min(msg->key_len, kRefusedDeadLetterBytes));
-        rd_kafka_headers_t *headers = nullptr;
-        if (rd_kafka_message_headers(msg, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-            const void *value = nullptr;
-            std::size_t size = 0;
-            if (rd_kafka_header_get_last(headers, kHeaderReason, &value, &size) == 0)
-                r.reason.assign(static_cast<const char *>(value), size);
-            if (rd_kafka_header_get_last(headers, kHeaderSource, &value, &size) == 0)
-                r.position.assign(static_cast<const char *>(value), size);
-            r.originalSize = msg->len;
-            if (rd_kafka_header_get_last(headers, kHeaderTruncated, &value, &size) == 0)
-                r.originalSize = std::stoull(std::string(static_cast<const char *>(value), size));
+            letter.key.assign(static_cast<const char *>(msg->key),
+                              std::min(msg->key_len, kRefusedDeadLetterBytes - keep));
+        letter.reason = header(msg, kHeaderReason);
+        letter.position = header(msg, kHeaderSource);
+        letter.payloadSize = msg->len;
+        letter.keySize = msg->key_len;
+        letter.refusedBytes = msg->len + msg->key_len;
+        if (const auto comma = sizes.find(','); comma != std::string_view::npos) {
+            letter.payloadSize = std::stoull(std::string(sizes.substr(0, comma)));
+            letter.keySize = std::stoull(std::string(sizes.substr(comma + 1)));
         }
-        self->refused_.push_back(std::move(r));
+        self->refused_.push_back(std::move(letter));
         return;
     }
     ++self->failures_;
@@ -61,26 +79,33 @@ void DeadLetterProducer::forward(std::string_view payload, std::string_view key,
                                  std::string_view reason, std::string_view source,
                                  std::int64_t offset)
 {
-    const auto position = std::string(source) + "/" + std::to_string(offset);
-    produce(payload.substr(0, kMaxDeadLetterBytes), key.substr(0, kMaxDeadLetterBytes), reason,
-            position, payload.size());
+    Letter letter;
+    letter.reason = reason;
+    letter.position = std::string(source) + "/" + std::to_string(offset);
+    letter.payloadSize = payload.size();
+    letter.keySize = key.size();
+    // Only what can go is copied: a record of many megabytes is cut here already.
+    letter.payload = payload.substr(0, kMaxDeadLetterBytes);
+    letter.key = key.substr(0, kMaxDeadLetterBytes - letter.payload.size());
+    produce(letter, kMaxDeadLetterBytes);
 }
 
-void DeadLetterProducer::produce(std::string_view payload, std::string_view key,
-                                 std::string_view reason, const std::string &position,
-                                 std::size_t originalSize)
+void DeadLetterProducer::produce(const Letter &letter, std::size_t budget)
 {
-    const bool truncated = payload.size() < originalSize;
-    const auto size = std::to_string(originalSize);
+    // The payload first, then the key, within the budget.
+    const auto payload = std::string_view(letter.payload).substr(0, budget);
+    const auto key = std::string_view(letter.key).substr(0, budget - payload.size());
+    const bool cut = payload.size() < letter.payloadSize || key.size() < letter.keySize;
+    const auto sizes = std::to_string(letter.payloadSize) + "," + std::to_string(letter.keySize);
     for (;;) {
         HeadersPtr headers(rd_kafka_headers_new(3));
-        rd_kafka_header_add(headers.get(), kHeaderReason, -1, reason.data(),
-                            static_cast<ssize_t>(reason.size()));
-        rd_kafka_header_add(headers.get(), kHeaderSource, -1, position.data(),
-                            static_cast<ssize_t>(position.size()));
-        if (truncated)
-            rd_kafka_header_add(headers.get(), kHeaderTruncated, -1, size.data(),
-                                static_cast<ssize_t>(size.size()));
+        rd_kafka_header_add(headers.get(), kHeaderReason, -1, letter.reason.data(),
+                            static_cast<ssize_t>(letter.reason.size()));
+        rd_kafka_header_add(headers.get(), kHeaderSource, -1, letter.position.data(),
+                            static_cast<ssize_t>(letter.position.size()));
+        if (cut)
+            rd_kafka_header_add(headers.get(), kHeaderTruncated, -1, sizes.data(),
+                                static_cast<ssize_t>(sizes.size()));
             // librdkafka's RD_KAFKA_V_* macros are C casts.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wold-style-cast"
@@ -95,13 +120,8 @@ void DeadLetterProducer::produce(std::string_view payload, std::string_view key,
             (void)headers.release(); // librdkafka took them
             break;
         }
-        if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE &&
-            payload.size() > kRefusedDeadLetterBytes) {
-            // Our own client's limit (message.max.bytes) is lower still.
-            payload = payload.substr(0, kRefusedDeadLetterBytes);
-            key = key.substr(0, std::min(key.size(), kRefusedDeadLetterBytes));
-            return produce(payload, key, reason, position, originalSize);
-        }
+        if (tooLarge(err) && budget > 0) // our own client's limit (message.max.bytes) is lower
+            return produce(letter, budget > kRefusedDeadLetterBytes ? kRefusedDeadLetterBytes : 0);
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
             throw kafkaError(err, "forwarding a bad event to " + topic_);
         rd_kafka_poll(producer_.get(), 10);
@@ -111,25 +131,22 @@ void DeadLetterProducer::produce(std::string_view payload, std::string_view key,
 
 bool DeadLetterProducer::settle(std::chrono::milliseconds timeout)
 {
-    rd_kafka_flush(producer_.get(), static_cast<int>(timeout.count()));
-    // Records the broker refused as too large go again, cut short (once: what it refuses at
-    // 16 KiB is a failure).
-    auto refused = std::exchange(refused_, {});
-    for (const auto &r : refused) {
-        if (r.payload.size() >= r.originalSize) { // nothing to cut
-            ++failures_;
-            lastError_ =
-                "the broker refuses even a " + std::to_string(r.payload.size()) + "-byte record";
-            continue;
-        }
-        produce(r.payload, r.key, r.reason, r.position, r.originalSize);
-    }
-    if (!refused.empty())
+    // Records the broker refused as too large go again, at most twice: cut to 16 KiB, then as
+    // their headers alone (what the broker refuses then is a failure).
+    for (int round = 0; round < 3; ++round) {
         rd_kafka_flush(producer_.get(), static_cast<int>(timeout.count()));
-    for (const auto &r : std::exchange(refused_, {})) {
-        ++failures_;
-        lastError_ = "the broker refuses even a " + std::to_string(r.payload.size()) +
-                     "-byte record of " + r.position;
+        auto refused = std::exchange(refused_, {});
+        if (refused.empty())
+            break;
+        for (const auto &letter : refused) {
+            if (round == 2) {
+                ++failures_;
+                lastError_ = "the dead-letter topic refuses even the headers of " + letter.position;
+                continue;
+            }
+            const bool shorter = letter.refusedBytes > kRefusedDeadLetterBytes;
+            produce(letter, shorter ? kRefusedDeadLetterBytes : 0);
+        }
     }
     const bool ok = rd_kafka_outq_len(producer_.get()) == 0 && failures_ == failuresAtLastSettle_;
     failuresAtLastSettle_ = failures_;

@@ -17,13 +17,13 @@ namespace pb::kafka {
 // Record headers on each dead-letter event.
 inline constexpr const char *kHeaderReason = "pulseboard.reason";
 inline constexpr const char *kHeaderSource = "pulseboard.source"; // "topic/partition/offset"
-// On a record cut short to fit: its original payload size in bytes. The whole record is still
-// in the source topic at pulseboard.source (while Kafka retains it).
+// On a record cut short to fit: the original payload and key sizes, "payload,key" in bytes. The
+// whole record is still in the source topic at pulseboard.source (while Kafka retains it).
 inline constexpr const char *kHeaderTruncated = "pulseboard.truncated";
-// The most of a payload (and of a key) forwarded as it is: brokers refuse records over about
-// 1 MB by default, and a bad event must never stop the pipeline.
+// The most of a record (payload and key together) forwarded as it is: brokers refuse records
+// over about 1 MB by default, and a bad event must never stop the pipeline.
 inline constexpr std::size_t kMaxDeadLetterBytes = 512 * 1024;
-// What is kept of one the broker still refused.
+// What is kept of one the broker still refused; after that, the headers alone go.
 inline constexpr std::size_t kRefusedDeadLetterBytes = 16 * 1024;
 
 class DeadLetterProducer {
@@ -44,17 +44,18 @@ public:
     const std::string &lastError() const { return lastError_; }
 
 private:
-    static void onDelivery(rd_kafka_t *, const rd_kafka_message_t *msg, void *opaque);
-    void produce(std::string_view payload, std::string_view key, std::string_view reason,
-                 const std::string &position, std::size_t originalSize);
-
-    // Records the broker refused as too large, to forward again cut short.
-    struct Refused {
+    // One bad event on its way: the most of it that fits `budget` bytes goes.
+    struct Letter {
         std::string payload, key, reason, position;
-        std::size_t originalSize = 0;
+        std::size_t payloadSize = 0; // the original sizes
+        std::size_t keySize = 0;
+        std::size_t refusedBytes = 0; // payload and key of the record the broker refused
     };
-    std::vector<Refused> refused_;
+    static void onDelivery(rd_kafka_t *, const rd_kafka_message_t *msg, void *opaque);
+    // Produces `letter` cut to `budget` bytes (0: headers only). Throws pb::Error.
+    void produce(const Letter &letter, std::size_t budget);
 
+    std::vector<Letter> refused_; // the broker refused them as too large: to go again, shorter
     std::string topic_;
     ErrorTracker tracker_;
     HandlePtr producer_;

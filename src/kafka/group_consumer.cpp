@@ -145,18 +145,24 @@ MessagePtr GroupConsumer::poll(std::chrono::milliseconds wait)
     return msg;
 }
 
-void GroupConsumer::seek(const std::map<int, std::int64_t> &offsets)
+std::vector<int> GroupConsumer::seek(const std::map<int, std::int64_t> &offsets)
 {
+    std::vector<int> stopped;
     if (offsets.empty())
-        return;
+        return stopped;
     auto list = partitionList(options_.topic, offsets);
     ErrorPtr error(rd_kafka_seek_partitions(consumer_.get(), list.get(), 5000));
     if (error)
         throw kafkaError(error.get(), "re-reading partitions of " + options_.topic);
-    for (int i = 0; i < list->cnt; ++i)
-        if (list->elems[i].err)
-            throw kafkaError(list->elems[i].err, "re-reading " + options_.topic + "/" +
-                                                     std::to_string(list->elems[i].partition));
+    for (int i = 0; i < list->cnt; ++i) {
+        const auto err = list->elems[i].err;
+        if (err == RD_KAFKA_RESP_ERR__STATE || err == RD_KAFKA_RESP_ERR__PREV_IN_PROGRESS)
+            stopped.push_back(list->elems[i].partition);
+        else if (err)
+            throw kafkaError(err, "re-reading " + options_.topic + "/" +
+                                      std::to_string(list->elems[i].partition));
+    }
+    return stopped;
 }
 
 void GroupConsumer::restartFetch(int stopped, const std::map<int, std::int64_t> &positions)

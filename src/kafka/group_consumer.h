@@ -62,8 +62,10 @@ public:
     // The next message or error event; nullptr when none came within `wait`. Rethrows what a
     // handler threw, after the rebalance step it interrupted has been completed.
     MessagePtr poll(std::chrono::milliseconds wait);
-    // Positions the partitions: the next messages of each start at its offset. Throws pb::Error.
-    void seek(const std::map<int, std::int64_t> &offsets);
+    // Positions the partitions: the next messages of each start at its offset. Returns the
+    // partitions whose fetching an out-of-range error had stopped (a seek cannot restart them:
+    // see restartFetch). Throws pb::Error on anything else.
+    std::vector<int> seek(const std::map<int, std::int64_t> &offsets);
     // Restarts fetching `stopped`, which an out-of-range error stopped (a seek cannot restart
     // it), at positions[stopped]. The eager protocol can only take a whole assignment, so there
     // every partition restarts at its position in `positions` (each assigned one must be there).

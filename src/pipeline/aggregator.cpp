@@ -91,6 +91,16 @@ AggregatorStats Aggregator::stats() const
     return stats_;
 }
 
+void Aggregator::notice(const std::string &message)
+{
+    {
+        std::lock_guard lock(statsMutex_);
+        stats_.lastError = message;
+    }
+    if (options_.onNotice)
+        options_.onNotice(message);
+}
+
 void Aggregator::setError(const std::string &message, bool redisDown)
 {
     std::lock_guard lock(statsMutex_);
@@ -118,30 +128,62 @@ std::vector<std::int64_t> Aggregator::assigned(const std::vector<int> &partition
             backOff();
         }
     }
-    // Where counting starts when Redis holds nothing, resolved now, once: a rewind must go back
-    // to the same place, not to wherever "latest" has moved to by then.
-    std::vector<std::int64_t> starts;
-    for (std::size_t i = 0; i < partitions.size(); ++i) {
-        std::int64_t start = 0;
-        if (stored[i] == kNoOffset) {
-            for (;;) {
-                try {
-                    const auto w =
-                        consumer_->queryWatermarks(partitions[i], std::chrono::seconds(5));
-                    start = options_.startFrom == StartFrom::Earliest ? w.low : w.high;
-                    break;
-                } catch (const Error &e) {
-                    if (!e.retriable() || stop_.load())
-                        throw;
-                    setError(std::string(e.what()) + " (retrying)", false);
-                    backOff();
-                }
-            }
-        }
-        starts.push_back(offsets_.assign(partitions[i], stored[i], start));
+    std::vector<int> fresh;
+    for (std::size_t i = 0; i < partitions.size(); ++i)
+        if (stored[i] == kNoOffset)
+            fresh.push_back(partitions[i]);
+    const auto freshStored = storeStarts(fresh);
+    for (std::size_t i = 0; i < fresh.size(); ++i) {
+        const auto it = std::find(partitions.begin(), partitions.end(), fresh[i]);
+        stored[static_cast<std::size_t>(it - partitions.begin())] = freshStored[i];
     }
+    std::vector<std::int64_t> starts;
+    for (std::size_t i = 0; i < partitions.size(); ++i)
+        starts.push_back(offsets_.assign(partitions[i], stored[i], stored[i]));
     idleSince_ = {};
     return starts;
+}
+
+std::vector<std::int64_t> Aggregator::storeStarts(const std::vector<int> &partitions,
+                                                  std::vector<std::int64_t> starts)
+{
+    // Resolved once and stored in Redis at once: a member that takes the partition over after
+    // a crash starts at the same place, not wherever "latest" has moved to by then.
+    for (std::size_t i = starts.size(); i < partitions.size(); ++i) {
+        const int partition = partitions[i];
+        for (;;) {
+            try {
+                const auto w = consumer_->queryWatermarks(partition, std::chrono::seconds(5));
+                starts.push_back(options_.startFrom == StartFrom::Earliest ? w.low : w.high);
+                break;
+            } catch (const Error &e) {
+                if (!e.retriable() || stop_.load())
+                    throw;
+                setError(std::string(e.what()) + " (retrying)", false);
+                backOff();
+            }
+        }
+    }
+    std::vector<std::int64_t> stored;
+    for (;;) {
+        try {
+            stored = writer_.storeStarts(options_.topic, partitions, starts);
+            break;
+        } catch (const Error &e) {
+            if (!e.retriable() || stop_.load())
+                throw;
+            setError("Redis: " + std::string(e.what()) + " (retrying)", true);
+            backOff();
+        }
+    }
+    for (std::size_t i = 0; i < partitions.size(); ++i)
+        if (stored[i] == starts[i] && starts[i] > 0)
+            notice(redis::partitionField(options_.topic, partitions[i]) +
+                   ": nothing counted yet; counting starts at offset " + std::to_string(starts[i]) +
+                   (options_.startFrom == StartFrom::Earliest
+                        ? " (the earliest Kafka keeps: earlier events are gone)"
+                        : " (the end, as --from latest asks)"));
+    return stored;
 }
 
 void Aggregator::revoked(const std::vector<int> &partitions, bool lost)
@@ -161,7 +203,7 @@ void Aggregator::revoked(const std::vector<int> &partitions, bool lost)
         }
         // The rest of the batch in hand (other partitions, cooperative rebalancing) is read again.
         if (!abandoned_)
-            consumer_->seek(offsets_.rewind({}, {}));
+            seek(offsets_.rewind({}, {}));
     }
     for (const int partition : partitions)
         offsets_.revoke(partition);
@@ -208,18 +250,30 @@ void Aggregator::outOfRange(int partition, std::int64_t offset)
         break;
     }
     if (decision.lost > 0) {
-        setError("Kafka no longer had offsets " + std::to_string(decision.seekTo - decision.lost) +
-                     "-" + std::to_string(decision.seekTo - 1) + " of " + name +
-                     " (retention removed them before they were counted): " +
-                     std::to_string(decision.lost) + " event(s) counted as lost",
-                 false);
+        notice("Kafka no longer had offsets " + std::to_string(decision.seekTo - decision.lost) +
+               "-" + std::to_string(decision.seekTo - 1) + " of " + name +
+               " (retention removed them before they were counted): " +
+               std::to_string(decision.lost) + " event(s) counted as lost");
         if (batchEvents_ == 0)
             batchStarted_ = std::chrono::steady_clock::now();
     }
+    restartFetch(partition);
+}
+
+void Aggregator::restartFetch(int partition)
+{
     std::map<int, std::int64_t> positions;
     for (const int p : offsets_.partitions())
         positions[p] = offsets_.position(p);
     consumer_->restartFetch(partition, positions);
+}
+
+void Aggregator::seek(const std::map<int, std::int64_t> &targets)
+{
+    // A partition an out-of-range error stopped cannot be seeked; its error is still on its
+    // way (and will be handled), but fetching must restart now, at the tracker's position.
+    for (const int partition : consumer_->seek(targets))
+        restartFetch(partition);
 }
 
 void Aggregator::handle(kafka::MessagePtr msg, std::int64_t now)
@@ -244,7 +298,7 @@ void Aggregator::handle(kafka::MessagePtr msg, std::int64_t now)
     const auto decision = offsets_.onMessage(msg->partition, msg->offset);
     if (decision.action != MessageDecision::Action::Count) {
         if (decision.action == MessageDecision::Action::Seek)
-            consumer_->seek({{msg->partition, decision.seekTo}});
+            seek({{msg->partition, decision.seekTo}});
         std::lock_guard lock(statsMutex_);
         ++stats_.dropped;
         return;
@@ -395,12 +449,32 @@ void Aggregator::rewind(const std::vector<OffsetClaim> &failed,
                         const std::map<int, std::int64_t> &storedNow)
 {
     discardBatch();
-    const auto targets = offsets_.rewind(failed, storedNow);
+    auto targets = offsets_.rewind(failed, storedNow);
+    // Redis holds no offset where it had one: it restarted without persistence or was flushed,
+    // and its numbers are gone too. They are rebuilt from the earliest event Kafka keeps, or
+    // with --from latest from where this member started counting, and that is stored again.
+    std::vector<int> forgotten;
+    std::vector<std::int64_t> known;
+    for (const auto &[partition, stored] : storedNow)
+        if (stored == kNoOffset && offsets_.owns(partition)) {
+            forgotten.push_back(partition);
+            known.push_back(targets.at(partition));
+        }
+    if (!forgotten.empty()) {
+        notice("Redis holds no offsets for " + std::to_string(forgotten.size()) +
+               " partition(s) of " + options_.topic +
+               " any more (restarted without persistence, or flushed): rebuilding them from Kafka");
+        if (options_.startFrom == StartFrom::Earliest)
+            known.clear();
+        const auto stored = storeStarts(forgotten, known);
+        for (std::size_t i = 0; i < forgotten.size(); ++i)
+            targets[forgotten[i]] = offsets_.assign(forgotten[i], stored[i], stored[i]);
+    }
     {
         std::lock_guard lock(statsMutex_);
         ++stats_.rewinds;
     }
-    consumer_->seek(targets);
+    seek(targets);
     idleSince_ = {};
 }
 

@@ -66,12 +66,15 @@ struct AggregatorOptions {
     // A batch closes once it holds this many distinct Redis fields (users, pages, ... per
     // minute), whatever its events: Redis's time per call follows them (about 5 us each,
     // measured by bench/redis_call_time.sh), and a call must not keep Redis busy for seconds.
-    std::int64_t maxBatchFields = 40'000;
+    std::int64_t maxBatchFields = 32'000;
     // Benchmarks only: called on the aggregator's thread after each applied batch with the
     // Kafka timestamps of its events and the wall-clock time Redis had them. Costs nothing
     // when empty.
     std::function<void(std::int64_t appliedAtMs, const std::vector<std::int64_t> &kafkaTimesMs)>
         onApplied;
+    // Called on the aggregator's thread with what an operator should know: events lost to
+    // retention, where counting starts on a partition seen for the first time.
+    std::function<void(const std::string &)> onNotice;
 };
 
 struct RunLimits {
@@ -129,9 +132,17 @@ private:
     // Rebalance handlers (on the polling thread, inside poll()).
     std::vector<std::int64_t> assigned(const std::vector<int> &partitions);
     void revoked(const std::vector<int> &partitions, bool lost);
+    // Where counting starts on partitions Redis holds no offset for, stored there: `starts`
+    // where given, else resolved by --from. Returns what Redis holds for each afterwards.
+    std::vector<std::int64_t> storeStarts(const std::vector<int> &partitions,
+                                          std::vector<std::int64_t> starts = {});
     // On the polling thread: the tracker decides, then the message goes to the builder.
     void handle(kafka::MessagePtr msg, std::int64_t nowMs);
     void outOfRange(int partition, std::int64_t offset);
+    // Seeks, restarting the partitions an out-of-range error stopped.
+    void seek(const std::map<int, std::int64_t> &targets);
+    // Restarts fetching a stopped partition at the tracker's position.
+    void restartFetch(int partition);
     // On the builder's thread: validation, pre-aggregation, dead-lettering.
     void build(std::span<const BatchBuilder::Item> items);
     // Drops the batch in hand (after the builder is done with it).
@@ -151,6 +162,8 @@ private:
     bool topicCaughtUp();
     void backOff();
     void setError(const std::string &message, bool redisDown);
+    // Something an operator should know (events lost to retention, where counting starts).
+    void notice(const std::string &message);
 
     AggregatorOptions options_;
     kafka::ErrorTracker tracker_;

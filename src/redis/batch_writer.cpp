@@ -245,6 +245,28 @@ void BatchWriter::leave(const std::string &aggregatorId)
           aggregatorId});
 }
 
+std::vector<std::int64_t> BatchWriter::storeStarts(const std::string &topic,
+                                                   const std::vector<int> &partitions,
+                                                   const std::vector<std::int64_t> &starts)
+{
+    if (partitions.empty())
+        return {};
+    Command c{"FCALL", "pb_start_v2", "1", schema_.offsets()};
+    for (std::size_t i = 0; i < partitions.size(); ++i) {
+        c.push_back(partitionField(topic, partitions[i]));
+        c.push_back(num(starts[i]));
+    }
+    const auto reply = call(c);
+    std::vector<std::int64_t> stored;
+    for (std::size_t i = 0; i < partitions.size() && i < reply->elements; ++i)
+        stored.push_back(replyIsNil(reply->element[i])
+                             ? kNoOffset
+                             : parseOffset(replyString(reply->element[i])));
+    if (stored.size() != partitions.size())
+        throw Error(ErrorKind::Fatal, "pb_start_v2 answered something unexpected");
+    return stored;
+}
+
 std::vector<std::int64_t> BatchWriter::storedOffsets(const std::string &topic,
                                                      const std::vector<int> &partitions)
 {

@@ -48,6 +48,12 @@ public:
     void beat(const std::string &aggregatorId, const std::string &json, std::int64_t nowMs);
     void leave(const std::string &aggregatorId);
 
+    // Stores `starts` for the partitions that have no offset stored yet (a member that stored
+    // one first wins) and returns what is stored for each: where counting starts is decided
+    // once, in Redis, not again by each member that takes the partition over.
+    std::vector<std::int64_t> storeStarts(const std::string &topic,
+                                          const std::vector<int> &partitions,
+                                          const std::vector<std::int64_t> &starts);
     // The stored next offsets of these partitions of `topic` (kNoOffset where none).
     std::vector<std::int64_t> storedOffsets(const std::string &topic,
                                             const std::vector<int> &partitions);
