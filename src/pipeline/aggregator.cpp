@@ -91,6 +91,21 @@ AggregatorStats Aggregator::stats() const
     return stats_;
 }
 
+template <typename Attempt> auto Aggregator::retrying(Side side, Attempt attempt)
+{
+    for (;;) {
+        try {
+            return attempt();
+        } catch (const Error &e) {
+            if (!e.retriable() || stop_.load())
+                throw;
+            setError((side == Side::Redis ? "Redis: " : "") + std::string(e.what()) + " (retrying)",
+                     side == Side::Redis);
+            backOff();
+        }
+    }
+}
+
 void Aggregator::notice(const std::string &message)
 {
     {
@@ -116,18 +131,8 @@ std::vector<std::int64_t> Aggregator::assigned(const std::vector<int> &partition
     if (inFlight_)
         complete(); // one outstanding command per connection
     // Where to start is in Redis; without it we cannot start correctly, so wait for it.
-    std::vector<std::int64_t> stored;
-    for (;;) {
-        try {
-            stored = writer_.storedOffsets(options_.topic, partitions);
-            break;
-        } catch (const Error &e) {
-            if (!e.retriable() || stop_.load())
-                throw;
-            setError("Redis: " + std::string(e.what()) + " (retrying)", true);
-            backOff();
-        }
-    }
+    auto stored =
+        retrying(Side::Redis, [&] { return writer_.storedOffsets(options_.topic, partitions); });
     std::vector<int> fresh;
     for (std::size_t i = 0; i < partitions.size(); ++i)
         if (stored[i] == kNoOffset)
@@ -150,32 +155,13 @@ std::vector<std::int64_t> Aggregator::storeStarts(const std::vector<int> &partit
     // Resolved once and stored in Redis at once: a member that takes the partition over after
     // a crash starts at the same place, not wherever "latest" has moved to by then.
     for (std::size_t i = starts.size(); i < partitions.size(); ++i) {
-        const int partition = partitions[i];
-        for (;;) {
-            try {
-                const auto w = consumer_->queryWatermarks(partition, std::chrono::seconds(5));
-                starts.push_back(options_.startFrom == StartFrom::Earliest ? w.low : w.high);
-                break;
-            } catch (const Error &e) {
-                if (!e.retriable() || stop_.load())
-                    throw;
-                setError(std::string(e.what()) + " (retrying)", false);
-                backOff();
-            }
-        }
+        const auto w = retrying(Side::Kafka, [&] {
+            return consumer_->queryWatermarks(partitions[i], std::chrono::seconds(5));
+        });
+        starts.push_back(options_.startFrom == StartFrom::Earliest ? w.low : w.high);
     }
-    std::vector<std::int64_t> stored;
-    for (;;) {
-        try {
-            stored = writer_.storeStarts(options_.topic, partitions, starts);
-            break;
-        } catch (const Error &e) {
-            if (!e.retriable() || stop_.load())
-                throw;
-            setError("Redis: " + std::string(e.what()) + " (retrying)", true);
-            backOff();
-        }
-    }
+    const auto stored = retrying(
+        Side::Redis, [&] { return writer_.storeStarts(options_.topic, partitions, starts); });
     for (std::size_t i = 0; i < partitions.size(); ++i)
         if (stored[i] == starts[i] && starts[i] > 0)
             notice(redis::partitionField(options_.topic, partitions[i]) +
@@ -224,18 +210,9 @@ void Aggregator::outOfRange(int partition, std::int64_t offset)
 {
     // The position is gone from Kafka (retention) or beyond its end. Ask where the partition
     // stands now; the tracker decides what it means.
-    kafka::Watermarks w;
-    for (;;) {
-        try {
-            w = consumer_->queryWatermarks(partition, std::chrono::seconds(5));
-            break;
-        } catch (const Error &e) {
-            if (!e.retriable() || stop_.load())
-                throw;
-            setError(std::string(e.what()) + " (retrying)", false);
-            backOff();
-        }
-    }
+    const auto w = retrying(Side::Kafka, [&] {
+        return consumer_->queryWatermarks(partition, std::chrono::seconds(5));
+    });
     const auto name = redis::partitionField(options_.topic, partition);
     const auto decision = offsets_.onOutOfRange(partition, offset, w.low, w.high, name);
     switch (decision.action) {

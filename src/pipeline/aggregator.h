@@ -161,6 +161,10 @@ private:
     // Everything Kafka holds of the whole topic is in Redis, whoever owns the partitions.
     bool topicCaughtUp();
     void backOff();
+    // Runs attempt() until it succeeds, backing off after each retriable error (shown as
+    // `side`'s); rethrows a fatal one, or any once a stop is requested.
+    enum class Side { Kafka, Redis };
+    template <typename Attempt> auto retrying(Side side, Attempt attempt);
     void setError(const std::string &message, bool redisDown);
     // Something an operator should know (events lost to retention, where counting starts).
     void notice(const std::string &message);
