@@ -158,6 +158,12 @@ std::int64_t OffsetTracker::position(int partition) const
     return it == partitions_.end() ? kNoOffset : it->second.position;
 }
 
+std::int64_t OffsetTracker::stored(int partition) const
+{
+    const auto it = partitions_.find(partition);
+    return it == partitions_.end() ? kNoOffset : it->second.stored;
+}
+
 std::int64_t OffsetTracker::confirmed(int partition) const
 {
     const auto it = partitions_.find(partition);

@@ -97,6 +97,8 @@ public:
     // The next offset this member counts (where it stands in the partition); kNoOffset if not
     // ours.
     std::int64_t position(int partition) const;
+    // What Redis holds once every submitted batch has applied; kNoOffset if not ours.
+    std::int64_t stored(int partition) const;
     // What Redis confirmed holding (for lag figures); kNoOffset if nothing.
     std::int64_t confirmed(int partition) const;
 

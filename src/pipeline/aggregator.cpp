@@ -492,6 +492,20 @@ void Aggregator::beat()
     }
     try {
         writer_.beat(options_.instanceId, encodeHeartbeat(health), health.lastBeatMs);
+        // Redis may have gone back in time while no batch came to notice it (restarted from an
+        // older snapshot, or empty): what it holds must be what the last batch left.
+        const auto partitions = offsets_.partitions();
+        const auto stored = writer_.storedOffsets(options_.topic, partitions);
+        std::map<int, std::int64_t> moved;
+        for (std::size_t i = 0; i < partitions.size(); ++i)
+            if (stored[i] != offsets_.stored(partitions[i]))
+                moved[partitions[i]] = stored[i];
+        if (!moved.empty() && !inFlight_) {
+            notice("Redis holds other offsets than this aggregator last wrote for " +
+                   std::to_string(moved.size()) + " partition(s) of " + options_.topic +
+                   " (restored from an older snapshot, or restarted empty): re-reading from there");
+            rewind({}, moved);
+        }
         std::lock_guard lock(statsMutex_);
         stats_.redisUp = true;
     } catch (const Error &e) {
