@@ -402,7 +402,9 @@ bool Aggregator::complete()
     std::map<int, std::int64_t> commits;
     std::int64_t lost = 0;
     for (const auto &claim : batch.claims) {
-        commits[claim.partition] = claim.next;
+        // Not for partitions given away meanwhile: their new owner commits further on.
+        if (offsets_.owns(claim.partition))
+            commits[claim.partition] = claim.next;
         lost += claim.lost;
     }
     consumer_->commit(commits); // for lag tools only: Redis holds the offsets that count
