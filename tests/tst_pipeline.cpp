@@ -322,15 +322,13 @@ p.flush()
         Aggregator second(options);
         std::thread a([&] { first.run({90s, 4s}); });
         test::produceAll(f_.brokers(), f_.topic, {w.records.begin(), w.records.begin() + quarter});
-        auto deadline = std::chrono::steady_clock::now() + 30s;
-        while (f_.eventsTotal() < 2000 && std::chrono::steady_clock::now() < deadline)
-            std::this_thread::sleep_for(2ms);
+        f_.waitForEvents(2000);
         QVERIFY2(f_.eventsTotal() >= 2000, "the first cooperative member consumed nothing");
         std::thread b([&] { second.run({90s, 4s}); });
         std::thread producer([&] {
             // A steady trickle while the group rebalances, the rest once both hold partitions.
             auto next = w.records.begin() + quarter;
-            deadline = std::chrono::steady_clock::now() + 40s;
+            const auto deadline = std::chrono::steady_clock::now() + 40s;
             while (next != w.records.end() && std::chrono::steady_clock::now() < deadline &&
                    (second.stats().partitions.empty() || first.stats().partitions.size() == 4)) {
                 const auto end = std::min(next + 100, w.records.end());

@@ -54,9 +54,7 @@ private Q_SLOTS:
         options.maxBatchEvents = 500; // many batches, so there is a middle to stop in
         Aggregator first(options);
         std::thread runner([&] { first.run({60s, 0ms}); });
-        const auto deadline = std::chrono::steady_clock::now() + 30s;
-        while (f_.eventsTotal() < 3000 && std::chrono::steady_clock::now() < deadline)
-            std::this_thread::sleep_for(5ms);
+        f_.waitForEvents(3000);
         first.requestStop();
         runner.join();
         const auto part = f_.eventsTotal();
@@ -84,9 +82,7 @@ private Q_SLOTS:
                       QString::fromStdString(f_.stack->redisEndpoint().toString()), "--event-time",
                       "payload", "--batch-events", "300", "--session-timeout", "3s"});
         QVERIFY2(victim.waitForStarted(5000), "pulseboard-cli did not start");
-        const auto deadline = std::chrono::steady_clock::now() + 30s;
-        while (f_.eventsTotal() < 2000 && std::chrono::steady_clock::now() < deadline)
-            std::this_thread::sleep_for(2ms);
+        f_.waitForEvents(2000);
         ::kill(static_cast<pid_t>(victim.processId()), SIGKILL);
         QVERIFY(victim.waitForFinished(5000));
         const auto part = f_.eventsTotal();
@@ -124,15 +120,13 @@ private Q_SLOTS:
 
         Aggregator aggregator(f_.aggregatorOptions(EventTimeSource::Payload));
         std::thread runner([&] { aggregator.run({120s, 0ms}); });
-        auto deadline = std::chrono::steady_clock::now() + 30s;
-        while (f_.eventsTotal() < 3900 && std::chrono::steady_clock::now() < deadline)
-            std::this_thread::sleep_for(20ms);
+        f_.waitForEvents(3900);
         // Redis goes away and comes back empty (no persistence), the aggregator keeps running.
         f_.stack->redis().stop();
         std::this_thread::sleep_for(500ms);
         f_.stack->redis().start();
         test::produceAll(f_.stack->kafkaSettings().brokers, f_.topic, secondHalf);
-        deadline = std::chrono::steady_clock::now() + 60s;
+        const auto deadline = std::chrono::steady_clock::now() + 60s;
         std::int64_t total = 0;
         while (std::chrono::steady_clock::now() < deadline) {
             try {
@@ -170,9 +164,7 @@ private Q_SLOTS:
         Aggregator first(options);
         Aggregator second(options);
         std::thread a([&] { first.run({90s, 4s}); });
-        const auto deadline = std::chrono::steady_clock::now() + 30s;
-        while (f_.eventsTotal() < 3000 && std::chrono::steady_clock::now() < deadline)
-            std::this_thread::sleep_for(2ms);
+        f_.waitForEvents(3000);
         std::thread b([&] { second.run({90s, 4s}); });
         producer.join();
         a.join();
@@ -190,9 +182,7 @@ private Q_SLOTS:
         QProcess aggregator;
         aggregator.start(PULSEBOARD_CLI, aggregateArgs(f_));
         QVERIFY2(aggregator.waitForStarted(5000), "pulseboard-cli did not start");
-        const auto deadline = std::chrono::steady_clock::now() + 30s;
-        while (f_.eventsTotal() < 1000 && std::chrono::steady_clock::now() < deadline)
-            std::this_thread::sleep_for(2ms);
+        f_.waitForEvents(1000);
         aggregator.terminate(); // SIGTERM
         QVERIFY(aggregator.waitForFinished(20000));
         QCOMPARE(aggregator.exitStatus(), QProcess::NormalExit);
@@ -294,9 +284,7 @@ private Q_SLOTS:
         victim.start(PULSEBOARD_CLI, aggregateArgs(f_) << "--session-timeout"
                                                        << "3s");
         QVERIFY2(victim.waitForStarted(5000), "pulseboard-cli did not start");
-        const auto deadline = std::chrono::steady_clock::now() + 30s;
-        while (f_.eventsTotal() == 0 && std::chrono::steady_clock::now() < deadline)
-            std::this_thread::sleep_for(2ms);
+        f_.waitForEvents(1);
         ::kill(static_cast<pid_t>(victim.processId()), SIGKILL);
         QVERIFY(victim.waitForFinished(5000));
         QVERIFY2(f_.eventsTotal() < w.expected.valid, "the victim should die mid-stream");
@@ -321,9 +309,7 @@ private Q_SLOTS:
         aggregator.start(PULSEBOARD_CLI, aggregateArgs(f_) << "--idle-exit"
                                                            << "1s");
         QVERIFY2(aggregator.waitForStarted(5000), "pulseboard-cli did not start");
-        const auto deadline = std::chrono::steady_clock::now() + 30s;
-        while (f_.eventsTotal() == 0 && std::chrono::steady_clock::now() < deadline)
-            std::this_thread::sleep_for(2ms);
+        f_.waitForEvents(1);
         // Redis stops answering for 3 s, longer than --idle-exit, while a backlog waits.
         f_.redisConnection->command({"CLIENT", "PAUSE", "3000", "ALL"});
         QVERIFY(aggregator.waitForFinished(60000));
@@ -355,17 +341,13 @@ private Q_SLOTS:
                std::chrono::steady_clock::now() < deadline)
             std::this_thread::sleep_for(20ms);
         test::produceAll(f_.brokers(), f_.topic, makeRecords(500, 1000));
-        deadline = std::chrono::steady_clock::now() + 30s;
-        while (f_.eventsTotal() < 500 && std::chrono::steady_clock::now() < deadline)
-            std::this_thread::sleep_for(20ms);
+        f_.waitForEvents(500);
         QCOMPARE(f_.eventsTotal(), 500);
         // Redis loses everything; the next batch finds nothing stored and the aggregator
         // re-reads from where it started counting, not from the end.
         f_.redisConnection->command({"FLUSHALL"});
         test::produceAll(f_.brokers(), f_.topic, makeRecords(1, 1500));
-        deadline = std::chrono::steady_clock::now() + 30s;
-        while (f_.eventsTotal() < 501 && std::chrono::steady_clock::now() < deadline)
-            std::this_thread::sleep_for(20ms);
+        f_.waitForEvents(501);
         std::this_thread::sleep_for(500ms); // anything more would be double counting
         aggregator.requestStop();
         runner.join();

@@ -63,8 +63,7 @@ MessageDecision OffsetTracker::onMessage(int partition, std::int64_t offset)
     return {Action::Count};
 }
 
-OutOfRangeDecision OffsetTracker::onOutOfRange(int partition, std::int64_t /*failedOffset*/,
-                                               std::int64_t low, std::int64_t high,
+OutOfRangeDecision OffsetTracker::onOutOfRange(int partition, std::int64_t low, std::int64_t high,
                                                const std::string &name)
 {
     using Action = OutOfRangeDecision::Action;
@@ -82,8 +81,7 @@ OutOfRangeDecision OffsetTracker::onOutOfRange(int partition, std::int64_t /*fai
                     "offsets. Counting on would count events twice or skip them"};
     }
     if (low > p.position) {
-        // Retention removed what was not counted yet (from the position on: the fetch position
-        // the broker names may be stale after a seek, so it is not trusted for this).
+        // Retention removed what was not counted yet, from the position on.
         const auto lost = low - p.position;
         p.batchLost += lost;
         p.position = low;

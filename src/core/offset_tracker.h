@@ -68,16 +68,16 @@ public:
     std::int64_t assign(int partition, std::int64_t stored, std::int64_t start);
     // The partition is no longer ours; what the batch in hand holds of it is dropped.
     void revoke(int partition);
-    void clear() { partitions_.clear(); }
     bool owns(int partition) const { return partitions_.count(partition) != 0; }
     std::vector<int> partitions() const;
 
     // A message at `offset` was consumed from `partition`.
     MessageDecision onMessage(int partition, std::int64_t offset);
-    // The broker has no offset `failedOffset` (the consumer's fetch position) of `partition`;
-    // it holds [low, high) now.
-    OutOfRangeDecision onOutOfRange(int partition, std::int64_t failedOffset, std::int64_t low,
-                                    std::int64_t high, const std::string &name);
+    // The broker no longer has the consumer's fetch position of `partition`; it holds
+    // [low, high) now. (The position the broker names is not used: after a seek it may be
+    // stale.)
+    OutOfRangeDecision onOutOfRange(int partition, std::int64_t low, std::int64_t high,
+                                    const std::string &name);
 
     // What the batch in hand claims, one per partition it covers (in partition order).
     std::vector<OffsetClaim> claims() const;

@@ -1,6 +1,7 @@
 #include "dead_letter_producer.h"
 
 #include <array>
+#include <charconv>
 
 namespace pb::kafka {
 
@@ -64,9 +65,11 @@ void DeadLetterProducer::onDelivery(rd_kafka_t *, const rd_kafka_message_t *msg,
         letter.payloadSize = msg->len;
         letter.keySize = msg->key_len;
         letter.refusedBytes = msg->len + msg->key_len;
+        // Already cut once: keep the original sizes it carries. (No exceptions here: this is a
+        // callback from C.)
         if (const auto comma = sizes.find(','); comma != std::string_view::npos) {
-            letter.payloadSize = std::stoull(std::string(sizes.substr(0, comma)));
-            letter.keySize = std::stoull(std::string(sizes.substr(comma + 1)));
+            std::from_chars(sizes.data(), sizes.data() + comma, letter.payloadSize);
+            std::from_chars(sizes.data() + comma + 1, sizes.data() + sizes.size(), letter.keySize);
         }
         self->refused_.push_back(std::move(letter));
         return;

@@ -177,19 +177,18 @@ void Aggregator::revoked(const std::vector<int> &partitions, bool lost)
     // Give them up only after the batches in hand are in Redis, or safely dropped: the next
     // owner re-reads from the offsets stored there. Lost ones may already be read by another
     // member; the compare-and-set refuses whatever of ours comes too late.
-    if (!abandoned_ && !lost)
-        flush(true);
-    if (abandoned_ || lost) {
-        // Also when abandoned: the builder may still be working on the batch.
+    if (abandoned_) {
+        // The builder may still be working on the batch; its error has nowhere to go now.
         try {
             discardBatch();
         } catch (const std::exception &) {
-            if (!abandoned_)
-                throw;
         }
+    } else if (lost) {
         // The rest of the batch in hand (other partitions, cooperative rebalancing) is read again.
-        if (!abandoned_)
-            seek(offsets_.rewind({}, {}));
+        discardBatch();
+        seek(offsets_.rewind({}, {}));
+    } else {
+        flush(true);
     }
     for (const int partition : partitions)
         offsets_.revoke(partition);
@@ -206,7 +205,7 @@ void Aggregator::discardBatch()
     batchKafkaTimes_.clear();
 }
 
-void Aggregator::outOfRange(int partition, std::int64_t offset)
+void Aggregator::outOfRange(int partition)
 {
     // The position is gone from Kafka (retention) or beyond its end. Ask where the partition
     // stands now; the tracker decides what it means.
@@ -214,7 +213,7 @@ void Aggregator::outOfRange(int partition, std::int64_t offset)
         return consumer_->queryWatermarks(partition, std::chrono::seconds(5));
     });
     const auto name = redis::partitionField(options_.topic, partition);
-    const auto decision = offsets_.onOutOfRange(partition, offset, w.low, w.high, name);
+    const auto decision = offsets_.onOutOfRange(partition, w.low, w.high, name);
     switch (decision.action) {
     case OutOfRangeDecision::Action::Ignore:
         return;
@@ -257,7 +256,7 @@ void Aggregator::handle(kafka::MessagePtr msg, std::int64_t now)
 {
     if (msg->err) {
         if (msg->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
-            outOfRange(msg->partition, msg->offset);
+            outOfRange(msg->partition);
             return;
         }
         const auto error = kafka::kafkaError(msg->err, "Kafka");
@@ -270,8 +269,6 @@ void Aggregator::handle(kafka::MessagePtr msg, std::int64_t now)
             throw error;
         return;
     }
-    if (msg->rkt && std::string_view(rd_kafka_topic_name(msg->rkt)) != options_.topic)
-        return;
     const auto decision = offsets_.onMessage(msg->partition, msg->offset);
     if (decision.action != MessageDecision::Action::Count) {
         if (decision.action == MessageDecision::Action::Seek)
@@ -298,7 +295,10 @@ void Aggregator::build(std::span<const BatchBuilder::Item> items)
         for (const auto &item : items) {
             const auto *msg = item.message;
             const std::string_view payload(static_cast<const char *>(msg->payload), msg->len);
-            auto &source = sources_[item.partition];
+            const auto index = static_cast<std::size_t>(item.partition);
+            if (index >= sources_.size())
+                sources_.resize(index + 1);
+            auto &source = sources_[index];
             if (source.empty())
                 source = redis::partitionField(options_.topic, item.partition);
             const auto result = validator_.validate(payload);
@@ -502,7 +502,7 @@ void Aggregator::beat()
         for (std::size_t i = 0; i < partitions.size(); ++i)
             if (stored[i] != offsets_.stored(partitions[i]))
                 moved[partitions[i]] = stored[i];
-        if (!moved.empty() && !inFlight_) {
+        if (!moved.empty()) { // complete() above left no batch in flight
             notice("Redis holds other offsets than this aggregator last wrote for " +
                    std::to_string(moved.size()) + " partition(s) of " + options_.topic +
                    " (restored from an older snapshot, or restarted empty): re-reading from there");

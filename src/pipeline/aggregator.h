@@ -24,7 +24,6 @@
 #include <optional>
 #include <span>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 namespace pb {
@@ -138,7 +137,7 @@ private:
                                           std::vector<std::int64_t> starts = {});
     // On the polling thread: the tracker decides, then the message goes to the builder.
     void handle(kafka::MessagePtr msg, std::int64_t nowMs);
-    void outOfRange(int partition, std::int64_t offset);
+    void outOfRange(int partition);
     // Seeks, restarting the partitions an out-of-range error stopped.
     void seek(const std::map<int, std::int64_t> &targets);
     // Restarts fetching a stopped partition at the tracker's position.
@@ -178,8 +177,8 @@ private:
     EventValidator validator_;
     OffsetTracker offsets_;
     BatchAggregate batch_;
-    // The builder thread's own: "topic/partition" per partition, for the feeds.
-    std::unordered_map<int, std::string> sources_;
+    // The builder thread's own: "topic/partition" by partition id, for the feeds.
+    std::vector<std::string> sources_;
     std::vector<std::int64_t> batchKafkaTimes_; // only with options_.onApplied
     std::chrono::steady_clock::time_point batchStarted_{};
     bool backlogged_ = false; // catching up: batches grow to catchUpInterval / maxBatchEvents

@@ -21,6 +21,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
 
 namespace pb::test {
 
@@ -199,6 +200,14 @@ public:
     {
         redis::Schema schema;
         return redis::replyInteger(redisConnection->command({"GET", schema.eventsTotal()}).get());
+    }
+
+    // Waits until Redis counts at least `atLeast` valid events, or `timeout` passes.
+    void waitForEvents(std::int64_t atLeast, std::chrono::milliseconds timeout = 30s)
+    {
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        while (eventsTotal() < atLeast && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(2ms);
     }
 
     // Compares every aggregate in Redis with the brute-force expectation.
