@@ -6,6 +6,7 @@
 #include "core/duration.h"
 #include "core/event.h"
 #include "core/event_generator.h"
+#include "core/visible_text.h"
 
 #include <QtTest>
 
@@ -284,8 +285,44 @@ private Q_SLOTS:
         QVERIFY(!parseDuration("abc").has_value());
     }
 
+    void givenEventNames_whenMadeVisible_thenControlsAndBidiShowAsEscapes_data()
+    {
+        QTest::addColumn<QByteArray>("name");
+        QTest::addColumn<QByteArray>("shown");
+        QTest::newRow("plain") << QByteArray("/home") << QByteArray("/home");
+        QTest::newRow("markup is text already") << QByteArray("<b>x</b>") << QByteArray("<b>x</b>");
+        QTest::newRow("formula is text on a terminal") << QByteArray("=1+2") << QByteArray("=1+2");
+        QTest::newRow("ESC sequence")
+            << QByteArray("\x1b[31mRED\x1b[0m") << QByteArray("\\x1b[31mRED\\x1b[0m");
+        QTest::newRow("CR") << QByteArray("a\rb") << QByteArray("a\\x0db");
+        QTest::newRow("DEL and BEL") << QByteArray("a\x7f\x07") << QByteArray("a\\x7f\\x07");
+        QTest::newRow("right-to-left override") << QByteArray("\xe2\x80\xae"
+                                                              "evil")
+                                                << QByteArray("\\u{202e}evil");
+        QTest::newRow("isolate") << QByteArray("\xe2\x81\xa6x") << QByteArray("\\u{2066}x");
+        QTest::newRow("C1 control") << QByteArray("\xc2\x9bx") << QByteArray("\\u{009b}x");
+        QTest::newRow("backslash") << QByteArray("a\\b") << QByteArray("a\\\\b");
+        QTest::newRow("other UTF-8 kept")
+            << QByteArray("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80")
+            << QByteArray("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+    }
+    void givenEventNames_whenMadeVisible_thenControlsAndBidiShowAsEscapes()
+    {
+        QFETCH(QByteArray, name);
+        QFETCH(QByteArray, shown);
+        QCOMPARE(QByteArray::fromStdString(visibleText(name.toStdString())), shown);
+    }
+
     void givenFieldsNeedingQuotes_whenCsvEncoded_thenRfc4180()
     {
+        // Cells that would start a formula in a spreadsheet are made inert.
+        QCOMPARE(csvField("=1+2"), std::string("'=1+2"));
+        QCOMPARE(csvField("+cmd|' /C calc'!A0"), std::string("'+cmd|' /C calc'!A0"));
+        QCOMPARE(csvField("-2+3"), std::string("'-2+3"));
+        QCOMPARE(csvField("@SUM(1)"), std::string("'@SUM(1)"));
+        QCOMPARE(csvField("\tx"), std::string("'\tx"));
+        QCOMPARE(csvField("\r=1"), std::string("\"'\r=1\""));
+        QCOMPARE(csvField("/a=b"), std::string("/a=b"));
         QCOMPARE(csvField("plain"), std::string("plain"));
         QCOMPARE(csvField("a,b"), std::string("\"a,b\""));
         QCOMPARE(csvField("say \"hi\""), std::string("\"say \"\"hi\"\"\""));

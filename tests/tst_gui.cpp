@@ -11,6 +11,10 @@
 #include "secret_store.h"
 #include "settings_dialog.h"
 
+#include <QChartView>
+#include <QGraphicsScene>
+#include <QGraphicsTextItem>
+#include <QLabel>
 #include <QLineEdit>
 #include <QPushButton>
 #include <QSettings>
@@ -287,6 +291,49 @@ private Q_SLOTS:
         QCOMPARE(charts.pointCount(), 2);
         charts.setPaused(false);
         QTRY_COMPARE(charts.pointCount(), 3);
+    }
+
+    void givenHostileNames_whenShown_thenChartsAndLabelsShowTheLiteralText()
+    {
+        // Page, action and user names are data: markup is not rendered (Qt Charts renders its
+        // labels as HTML), and controls and bidi overrides show as escapes.
+        Snapshot s = knownSnapshot(1700000000000);
+        s.topPagesAllTime = {{"<b>x</b>", 3}, {"\x1b[31mRED", 2}, {"a\rb", 1}};
+        s.actions = {{"<i>click</i>", 5},
+                     {"\xe2\x80\xae"
+                      "evil",
+                      4}};
+        TopPagesPanel pages;
+        pages.showSnapshot(s);
+        ActionsPanel actions;
+        actions.showSnapshot(s);
+        actions.resize(1600, 1000); // room for whole labels: Qt Charts elides long ones
+        pages.resize(1600, 1000);
+        actions.show();
+        pages.show();
+        QCoreApplication::processEvents();
+        const auto texts = [](QWidget &panel) {
+            QStringList all;
+            for (auto *view : panel.findChildren<QChartView *>())
+                for (auto *item : view->scene()->items())
+                    if (auto *text = dynamic_cast<QGraphicsTextItem *>(item))
+                        all << text->toPlainText();
+            return all;
+        };
+        const auto shownPages = texts(pages);
+        QVERIFY2(shownPages.contains("<b>x</b>"), qPrintable(shownPages.join(" | ")));
+        QVERIFY2(shownPages.contains("\\x1b[31mRED"), qPrintable(shownPages.join(" | ")));
+        QVERIFY2(shownPages.contains("a\\x0db"), qPrintable(shownPages.join(" | ")));
+        const auto shownActions = texts(actions).join(" | ");
+        QVERIFY2(shownActions.contains("<i>click</i>: 5"), qPrintable(shownActions));
+        QVERIFY2(shownActions.contains("\\u{202e}evil: 4"), qPrintable(shownActions));
+
+        actions.showUser({"<b>u</b>\x1b[2J", {{"<i>click</i>", 2}}, 2, 1700000000000});
+        const auto *label = actions.findChild<QLabel *>("userResult");
+        QVERIFY(label);
+        QCOMPARE(label->textFormat(), Qt::PlainText);
+        QVERIFY2(label->text().contains("User <b>u</b>\\x1b[2J: 2 events"),
+                 qPrintable(label->text()));
     }
 
     void givenLiveEvents_whenFiltered_thenOnlyMatchingRowsShow()

@@ -4,6 +4,7 @@
 #include "core/csv.h"
 #include "core/duration.h"
 #include "core/event.h"
+#include "core/visible_text.h"
 #include "kafka/embedded_broker.h"
 #include "kafka/simulator.h"
 #include "kafka/topic_admin.h"
@@ -201,7 +202,8 @@ void printSnapshot(const Snapshot &s)
         if (items.empty())
             std::printf(" none");
         for (const auto &item : items)
-            std::printf("\n  %10lld  %s", static_cast<long long>(item.count), item.name.c_str());
+            std::printf("\n  %10lld  %s", static_cast<long long>(item.count),
+                        visibleText(item.name).c_str());
         std::printf("\n");
     };
     list("top pages, all time", s.topPagesAllTime);
@@ -533,10 +535,11 @@ int cmdStats(const QStringList &args, StopSignals &)
     }
     printSnapshot(snapshot);
     if (user) {
-        std::printf("user %s: %lld event(s) in the last hour\n", user->userId.c_str(),
+        std::printf("user %s: %lld event(s) in the last hour\n", visibleText(user->userId).c_str(),
                     static_cast<long long>(user->eventsLastHour));
         for (const auto &a : user->actionsLastHour)
-            std::printf("  %10lld  %s\n", static_cast<long long>(a.count), a.name.c_str());
+            std::printf("  %10lld  %s\n", static_cast<long long>(a.count),
+                        visibleText(a.name).c_str());
     }
     return 0;
 }
@@ -641,7 +644,8 @@ int cmdDemo(const QStringList &args, StopSignals &stopSignals)
             const auto sim = simulator.stats();
             std::string top;
             for (const auto &p : s.topPagesAllTime)
-                top += (top.empty() ? "" : ", ") + p.name + " " + std::to_string(p.count);
+                top +=
+                    (top.empty() ? "" : ", ") + visibleText(p.name) + " " + std::to_string(p.count);
             std::printf("active users %lld | events %lld (%.0f/s) | bad %lld | lag %s | "
                         "sent %lld | top: %s\n",
                         static_cast<long long>(s.activeUsers),

@@ -1,6 +1,7 @@
 #include "csv.h"
 
 #include "event.h"
+#include "visible_text.h"
 
 #include <array>
 #include <cstdio>
@@ -9,6 +10,8 @@ namespace pb {
 
 std::string csvField(std::string_view text)
 {
+    const auto cell = inertCell(text);
+    text = cell;
     if (text.find_first_of(",\"\r\n") == std::string_view::npos)
         return std::string(text);
     std::string quoted;

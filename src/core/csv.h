@@ -10,7 +10,8 @@
 
 namespace pb {
 
-// Quotes a field when it holds a comma, quote, CR or LF (quotes doubled), else returns it as is.
+// Quotes a field when it holds a comma, quote, CR or LF (quotes doubled), else returns it as is;
+// a field that would start a spreadsheet formula is made inert first (inertCell()).
 std::string csvField(std::string_view text);
 
 // The export is one tidy table: metric, key, time_utc, value; CRLF line ends (RFC 4180).

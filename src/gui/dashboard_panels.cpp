@@ -1,6 +1,7 @@
 #include "dashboard_panels.h"
 
 #include "core/event.h"
+#include "event_text.h"
 
 #include <QBarCategoryAxis>
 #include <QBarSet>
@@ -329,7 +330,7 @@ void TopPagesPanel::redraw()
         scope_->currentIndex() == 0 ? last_.topPagesAllTime : last_.topPagesLastHour;
     QStringList names;
     for (const auto &p : pages)
-        names.append(QString::fromStdString(p.name));
+        names.append(gui::eventText(p.name));
     if (names == shown_ && !series_->barSets().isEmpty()) {
         // Same pages: update the values in place.
         auto *set = series_->barSets().first();
@@ -343,7 +344,7 @@ void TopPagesPanel::redraw()
         QStringList reversed; // most first at the top
         for (auto it = pages.rbegin(); it != pages.rend(); ++it) {
             *set << static_cast<double>(it->count);
-            reversed.append(QString::fromStdString(it->name));
+            reversed.append(gui::chartEventText(it->name)); // the axis renders HTML
         }
         series_->append(set);
         categories_->append(reversed);
@@ -383,6 +384,7 @@ ActionsPanel::ActionsPanel(QWidget *parent)
     userResult_ = new QLabel(tr("Events of one user in the last hour, by action."), this);
     userResult_->setObjectName("userResult");
     userResult_->setWordWrap(true);
+    userResult_->setTextFormat(Qt::PlainText); // it shows user and action names
     userResult_->setTextInteractionFlags(Qt::TextSelectableByMouse);
     layout->addWidget(userResult_);
 
@@ -410,8 +412,7 @@ void ActionsPanel::showSnapshot(const Snapshot &s)
     if (!same) {
         pie_->clear();
         for (const auto &a : s.actions) {
-            auto *slice =
-                pie_->append(QString::fromStdString(a.name), static_cast<double>(a.count));
+            auto *slice = pie_->append(gui::chartEventText(a.name), static_cast<double>(a.count));
             slice->setProperty("action", QString::fromStdString(a.name));
         }
     }
@@ -424,7 +425,7 @@ void ActionsPanel::showSnapshot(const Snapshot &s)
         updated[i]->setValue(static_cast<double>(a.count));
         const auto share = total > 0 ? 100.0 * static_cast<double>(a.count) / total : 0.0;
         updated[i]->setLabel(QStringLiteral("%1: %2 (%3 %)")
-                                 .arg(QString::fromStdString(a.name), compactNumber(a.count),
+                                 .arg(gui::chartEventText(a.name), compactNumber(a.count),
                                       QLocale().toString(share, 'f', 0)));
     }
 }
@@ -441,14 +442,14 @@ void ActionsPanel::showUser(const UserActivity &u)
 {
     if (u.eventsLastHour == 0) {
         userResult_->setText(
-            tr("User %1: no events in the last hour.").arg(QString::fromStdString(u.userId)));
+            tr("User %1: no events in the last hour.").arg(gui::eventText(u.userId)));
         return;
     }
     QStringList parts;
     for (const auto &a : u.actionsLastHour)
-        parts.append(QStringLiteral("%1 %2").arg(number(a.count), QString::fromStdString(a.name)));
+        parts.append(QStringLiteral("%1 %2").arg(number(a.count), gui::eventText(a.name)));
     userResult_->setText(tr("User %1: %2 events in the last hour (%3); last seen %4.")
-                             .arg(QString::fromStdString(u.userId), number(u.eventsLastHour),
+                             .arg(gui::eventText(u.userId), number(u.eventsLastHour),
                                   parts.join(", "),
                                   QString::fromStdString(formatIso8601Ms(u.lastSeenMs))));
 }

@@ -1,5 +1,7 @@
 #include "live_events_panel.h"
 
+#include "event_text.h"
+
 #include "core/event.h"
 
 #include <QHBoxLayout>
@@ -141,15 +143,16 @@ void LiveEventsPanel::fill(Feed &feed, const std::vector<FeedItem> &items, bool 
         const auto json = QJsonDocument::fromJson(QByteArray::fromStdString(item.raw)).object();
         QList<QStandardItem *> row;
         row << new QStandardItem(QString::fromStdString(formatIso8601Ms(item.timestampMs)))
-            << new QStandardItem(valueText(json.value("user_id")))
-            << new QStandardItem(valueText(json.value("action")))
-            << new QStandardItem(valueText(json.value("page")))
+            << new QStandardItem(gui::eventText(valueText(json.value("user_id"))))
+            << new QStandardItem(gui::eventText(valueText(json.value("action"))))
+            << new QStandardItem(gui::eventText(valueText(json.value("page"))))
             << new QStandardItem(QStringLiteral("%1 @ %2")
                                      .arg(QString::fromStdString(item.source))
                                      .arg(item.offset));
         if (bad)
             row << new QStandardItem(QString::fromStdString(item.reason));
-        row[0]->setData(raw.isEmpty() ? tr("(empty payload)") : raw, Qt::UserRole);
+        row[0]->setData(raw.isEmpty() ? tr("(empty payload)") : gui::eventText(item.raw),
+                        Qt::UserRole);
         row[0]->setData(QString::fromStdString(item.streamId), Qt::UserRole + 1);
         feed.model->appendRow(row);
     }
