@@ -6,6 +6,7 @@
 #include "core/duration.h"
 #include "core/event.h"
 #include "core/event_generator.h"
+#include "core/field_budget.h"
 #include "core/visible_text.h"
 
 #include <QtTest>
@@ -270,6 +271,54 @@ private Q_SLOTS:
         options.users = 1;
         options.actions = {{"view", 0.0}};
         QVERIFY_THROWS_EXCEPTION(std::invalid_argument, EventGenerator::check(options));
+    }
+
+    void givenRedisCallTimes_whenObserved_thenTheFieldBudgetKeepsCallsNearTheTarget()
+    {
+        using std::chrono::microseconds;
+        FieldBudget budget({microseconds(150'000), 32'000, 2'000, 1'000'000});
+        QCOMPARE(budget.fields(), 32'000);
+        QCOMPARE(budget.fieldsFor(1'000), 2'000); // before any batch: two fields an event
+
+        // A Redis that takes 1 us a field plus 5 ms a call: batches that fill their budget grow
+        // by half until a call passes half the target, and never past it.
+        const auto redisTime = [](std::int64_t fields, double usPerField) {
+            return microseconds(
+                5'000 + static_cast<std::int64_t>(usPerField * static_cast<double>(fields)));
+        };
+        std::int64_t slowest = 0;
+        for (int call = 0; call < 40; ++call) {
+            const auto fields = budget.fields();
+            const auto took = redisTime(fields, 1.0);
+            slowest = std::max<std::int64_t>(slowest, took.count());
+            budget.observe(fields, fields * 4, took);
+        }
+        const auto settledTime = redisTime(budget.fields(), 1.0).count();
+        QVERIFY2(settledTime >= 75'000 && settledTime <= 150'000,
+                 qPrintable(QString::number(budget.fields())));
+        QVERIFY2(slowest <= 150'000, qPrintable(QString::number(slowest)));
+        QCOMPARE(budget.fieldsFor(1'000), 250); // learned: a field for every fourth event
+
+        // The workload turns to new users, each field 8 times dearer: one slow call, then the
+        // budget shrinks in proportion at once.
+        const auto before = budget.fields();
+        budget.observe(before, before / 2, redisTime(before, 8.0));
+        QVERIFY2(budget.fields() < before / 3, qPrintable(QString::number(budget.fields())));
+        QVERIFY2(redisTime(budget.fields(), 8.0).count() <= 160'000,
+                 qPrintable(QString::number(budget.fields())));
+        QCOMPARE(budget.fieldsFor(1'000), 2'000); // the most of the recent batches
+
+        // Small batches (an idle stream) leave it as it is; it never leaves [min, max].
+        const auto settled = budget.fields();
+        budget.observe(50, 100, microseconds(3'000));
+        QCOMPARE(budget.fields(), settled);
+        for (int i = 0; i < 20; ++i)
+            budget.observe(budget.fields(), budget.fields(), microseconds(10'000'000));
+        QCOMPARE(budget.fields(), 2'000);
+        FieldBudget capped({microseconds(150'000), 32'000, 2'000, 40'000});
+        for (int i = 0; i < 20; ++i)
+            capped.observe(capped.fields(), capped.fields(), microseconds(1'000));
+        QCOMPARE(capped.fields(), 40'000);
     }
 
     void givenDurationTexts_whenParsed_thenMillisecondsOrNothing()

@@ -3,7 +3,10 @@
 
 #include "pipeline/embedded_stack.h"
 #include "redis/embedded_redis.h"
+#include "redis/schema.h"
+#include "redis/stats_reader.h"
 
+#include <QDateTime>
 #include <QElapsedTimer>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -170,6 +173,54 @@ private Q_SLOTS:
         QVERIFY2(r.err.contains("NOAUTH"), qPrintable(r.err));
         r = cli({"stats", "--redis", address, "--redis-password", "s3cret"});
         QCOMPARE(r.exitCode, 0);
+    }
+
+    void givenMalformedFieldsInRedis_whenRead_thenTheyAreSkippedCountedAndTheRestShown()
+    {
+        // Another program wrote into the namespace: numbers that are not, a bucket named by a
+        // word, a key of the wrong type, a heartbeat that is not JSON, a feed entry with a bad
+        // time. Each must be skipped and counted; everything else still shown.
+        redis::Schema s;
+        s.ns = "foreign";
+        redis::Connection c(stack_->redisEndpoint());
+        const auto nowSecond = QDateTime::currentSecsSinceEpoch();
+        const auto bucket = std::to_string(nowSecond / redis::kSecondsPerRateBucket);
+        const std::vector<redis::Command> writes = {
+            {"SET", s.eventsTotal(), "12"},
+            {"SET", s.badTotal(), "junk"},                      // 1
+            {"HSET", s.actions(), "view", "7", "click", "NaN"}, // 1
+            {"SET", s.badByReason(), "not a hash"},             // 1 (WRONGTYPE)
+            {"HSET", s.key("rate:s:" + bucket), std::to_string(nowSecond - 2), "5", "abc", "1",
+             std::to_string(nowSecond - 3), "x"},                              // 2
+            {"HSET", s.heartbeats(), "agg-1", "{not json"},                    // 1
+            {"XADD", s.feed(), "*", "raw", "{}", "ts", "soon", "offset", "3"}, // 1
+        };
+        for (const auto &w : writes)
+            QCOMPARE(c.command(w)->type == REDIS_REPLY_ERROR, false);
+        const auto r = cli({"stats", "--redis", redis_, "--namespace", "foreign", "--json"});
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY2(r.err.contains("skipped 6 malformed fields in "), qPrintable(r.err)); // no feed
+        QVERIFY2(r.err.contains(QString::fromStdString(s.actions())), qPrintable(r.err));
+        const auto o = QJsonDocument::fromJson(r.out.toUtf8()).object();
+        QCOMPARE(o["events_total"].toInteger(), 12);
+        QCOMPARE(o["bad_events_total"].toInteger(), 0);
+        QCOMPARE(o["actions"].toArray().size(), 1);
+        QCOMPARE(o["actions"].toArray()[0].toObject()["count"].toInteger(), 7);
+        QCOMPARE(o["events_per_second"].toDouble(), 1.0); // 5 in the last 5 s
+        QCOMPARE(o["skipped_fields"].toInteger(), 6);
+        const auto text = cli({"stats", "--redis", redis_, "--namespace", "foreign"});
+        QCOMPARE(text.exitCode, 0);
+        QVERIFY2(text.out.contains("12 valid"), qPrintable(text.out));
+        redis::StatsOptions withFeed;
+        withFeed.schema = s;
+        withFeed.feedEvents = 10; // as the dashboard reads
+        const auto snap = redis::StatsReader(c, withFeed).read(nowSecond * 1000);
+        QCOMPARE(snap.skipped.count, 7);
+        QCOMPARE(snap.latestEvents.size(), std::size_t(1));
+        QCOMPARE(snap.latestEvents[0].offset, 3);
+        const auto csv = QTemporaryDir().filePath("x"); // a directory gone: export must say so
+        QCOMPARE(
+            cli({"export", "--redis", redis_, "--namespace", "foreign", "--out", csv}).exitCode, 1);
     }
 
     void givenTopicAdmin_whenTheTopicExists_thenThatIsSuccess()

@@ -328,7 +328,7 @@ private Q_SLOTS:
         QVERIFY2(shownActions.contains("<i>click</i>: 5"), qPrintable(shownActions));
         QVERIFY2(shownActions.contains("\\u{202e}evil: 4"), qPrintable(shownActions));
 
-        actions.showUser({"<b>u</b>\x1b[2J", {{"<i>click</i>", 2}}, 2, 1700000000000});
+        actions.showUser({"<b>u</b>\x1b[2J", {{"<i>click</i>", 2}}, 2, 1700000000000, {}});
         const auto *label = actions.findChild<QLabel *>("userResult");
         QVERIFY(label);
         QCOMPARE(label->textFormat(), Qt::PlainText);

@@ -138,11 +138,13 @@ end
 --       pages:m:<minute>..., user_actions:m:<minute>..., rate:s:<n>..., rate:m:<n>...
 -- ARGV: seed(0|1), now_ms, window_ms, history_ms, bucket_grace_ms, feed_cap, then the claims
 --       (n, then field expected next for each), then the sections (see BatchWriter::encode).
--- Returns {1} when applied, or {0, field, stored, ...} naming each partition whose stored
+-- Returns {1, microseconds spent here} when applied (the aggregator sizes its next batches by
+-- it), or {0, field, stored, ...} naming each partition whose stored
 -- offset is not the one the batch expects (already applied, fenced zombie, or Redis older than
 -- the aggregator thinks); then nothing is written. Anything else that would make a write fail
 -- is an error, and nothing is written either.
 local function apply(keys, args)
+    local began = redis.call('TIME')
     local seed = args[1] == '1'
     local now = tonumber(args[2])
     local window = tonumber(args[3])
@@ -280,7 +282,9 @@ local function apply(keys, args)
     if seed then
         redis.call('SET', activeUsers, redis.call('ZCOUNT', lastSeen, '(' .. (now - window), '+inf'))
     end
-    return {1}
+    local ended = redis.call('TIME')
+    return {1, (tonumber(ended[1]) - tonumber(began[1])) * 1000000 +
+               tonumber(ended[2]) - tonumber(began[2])}
 end
 
 -- pb_beat_v2: an aggregator's heartbeat; also keeps derived state current while no events come.

@@ -17,15 +17,15 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QSaveFile>
 
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <thread>
 
 namespace pb::cli {
@@ -221,6 +221,13 @@ QJsonArray jsonCounts(const std::vector<NamedCount> &items, const char *nameKey)
     return array;
 }
 
+// On stderr, so that --json output stays one object.
+void reportSkipped(const SkippedFields &skipped)
+{
+    if (skipped.count > 0)
+        std::fprintf(stderr, "note: %s\n", visibleText(skipped.text()).c_str());
+}
+
 QJsonObject jsonSnapshot(const Snapshot &s)
 {
     QJsonObject o;
@@ -253,6 +260,7 @@ QJsonObject jsonSnapshot(const Snapshot &s)
                         {"partitions", partitions}});
     }
     o["aggregators"] = aggregators;
+    o["skipped_fields"] = static_cast<qint64>(s.skipped.count);
     return o;
 }
 
@@ -421,9 +429,13 @@ void addAggregatorFlags(Flags &f)
           "Kafka static membership (group.instance.id): an aggregator restarted with the same id "
           "gets its partitions back at once. Give each instance its own.",
           "id");
+    f.add("redis-call-target",
+          "How long one batch may keep Redis busy: batches are sized to it from the calls' "
+          "own time inside Redis.",
+          "time", "150ms");
     f.add("max-batch-fields",
-          "Most distinct Redis fields (users, pages, ... per minute) in one batch: bounds "
-          "Redis's time per call.",
+          "Most distinct Redis fields (users, pages, ... per minute) in one batch, whatever "
+          "--redis-call-target allows.",
           "n", QString::number(AggregatorOptions{}.maxBatchFields));
 }
 
@@ -459,6 +471,10 @@ AggregatorOptions aggregatorOptions(const Flags &f)
         throw UsageError{"--session-timeout must be between 1s and 300s"};
     o.staticId = str(f.value("static-id"));
     o.maxBatchFields = f.integer("max-batch-fields", 1000, 10'000'000);
+    o.redisCallTarget = f.duration("redis-call-target");
+    if (o.redisCallTarget < 10ms || o.redisCallTarget > 5s)
+        throw UsageError{"--redis-call-target wants a time from 10ms to 5s (Redis answers "
+                         "nobody else meanwhile; the client timeout is 5 s)"};
     return o;
 }
 
@@ -520,8 +536,10 @@ int cmdStats(const QStringList &args, StopSignals &)
     const auto now = wallClockMs();
     const auto snapshot = reader.read(now);
     std::optional<UserActivity> user;
-    if (f.isSet("user"))
+    if (f.isSet("user")) {
         user = reader.user(str(f.value("user")), now);
+        reportSkipped(user->skipped);
+    }
     if (f.isSet("json")) {
         auto o = jsonSnapshot(snapshot);
         if (user) {
@@ -531,9 +549,11 @@ int cmdStats(const QStringList &args, StopSignals &)
                             {"actions_last_hour", jsonCounts(user->actionsLastHour, "action")}};
         }
         std::printf("%s\n", QJsonDocument(o).toJson(QJsonDocument::Compact).constData());
+        reportSkipped(snapshot.skipped);
         return 0;
     }
     printSnapshot(snapshot);
+    reportSkipped(snapshot.skipped);
     if (user) {
         std::printf("user %s: %lld event(s) in the last hour\n", visibleText(user->userId).c_str(),
                     static_cast<long long>(user->eventsLastHour));
@@ -562,20 +582,21 @@ int cmdExport(const QStringList &args, StopSignals &)
     options.rateSeconds = static_cast<int>(f.integer("seconds", 1, 3600));
     redis::StatsReader reader(connection, options);
     const auto snapshot = reader.read(wallClockMs());
-    const std::filesystem::path out = str(f.value("out"));
-    auto temp = out;
-    temp += ".part";
-    {
-        std::ofstream file(temp, std::ios::binary | std::ios::trunc);
-        if (!file)
-            throw Error(ErrorKind::Fatal, "cannot write " + temp.string() +
-                                              ": check the directory exists and is writable");
-        writeSnapshotCsv(snapshot, file);
-        if (!file.flush())
-            throw Error(ErrorKind::Fatal, "writing " + temp.string() + " failed (disk full?)");
-    }
-    std::filesystem::rename(temp, out);
-    std::printf("wrote %s\n", out.string().c_str());
+    const auto out = f.value("out");
+    std::ostringstream csv;
+    writeSnapshotCsv(snapshot, csv);
+    // A temporary file with an unguessable name beside the target, renamed over it when whole:
+    // no half-written CSV, and no planted symlink to write through.
+    QSaveFile file(out);
+    const auto text = csv.str();
+    if (!file.open(QIODevice::WriteOnly) ||
+        file.write(text.data(), static_cast<qint64>(text.size())) !=
+            static_cast<qint64>(text.size()) ||
+        !file.commit())
+        throw Error(ErrorKind::Fatal, "cannot write " + str(out) + ": " + str(file.errorString()) +
+                                          " (check the directory exists and is writable)");
+    reportSkipped(snapshot.skipped);
+    std::printf("wrote %s\n", visibleText(str(out)).c_str());
     return 0;
 }
 

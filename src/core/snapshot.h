@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace pb {
@@ -49,6 +50,19 @@ struct FeedItem {
     std::string reason; // bad events only
 };
 
+// Fields another program left in a shape Pulseboard cannot read: skipped and counted, so that
+// one bad field hides nothing else.
+struct SkippedFields {
+    std::int64_t count = 0;
+    std::vector<std::string> keys; // where they were (each key once, the first few)
+    bool moreKeys = false;         // and in other keys too
+
+    void add(std::string_view key, std::int64_t n = 1);
+    // "skipped 3 malformed fields in pulseboard:actions, ..."; empty when nothing was skipped.
+    std::string text() const;
+    friend bool operator==(const SkippedFields &, const SkippedFields &) = default;
+};
+
 struct Snapshot {
     std::int64_t takenAtMs = 0;
     std::chrono::milliseconds activeWindow{0};
@@ -68,6 +82,7 @@ struct Snapshot {
     std::vector<FeedItem> latestEvents;        // newest first
     std::vector<FeedItem> latestBadEvents;     // newest first
     std::chrono::microseconds redisRoundTrip{0};
+    SkippedFields skipped;
 };
 
 struct UserActivity {
@@ -75,6 +90,7 @@ struct UserActivity {
     std::vector<NamedCount> actionsLastHour; // most first
     std::int64_t eventsLastHour = 0;
     std::int64_t lastSeenMs = -1; // -1: not seen in the retained history
+    SkippedFields skipped;
 };
 
 } // namespace pb

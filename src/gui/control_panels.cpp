@@ -62,6 +62,7 @@ SimulatorPanel::SimulatorPanel(PipelineController &controller, QWidget *parent)
     counters_->setObjectName("simulatorCounters");
     layout->addWidget(counters_);
     status_ = new QLabel(this);
+    status_->setTextFormat(Qt::PlainText); // broker error texts
     status_->setWordWrap(true);
     layout->addWidget(status_);
     layout->addStretch();

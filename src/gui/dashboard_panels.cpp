@@ -448,10 +448,12 @@ void ActionsPanel::showUser(const UserActivity &u)
     QStringList parts;
     for (const auto &a : u.actionsLastHour)
         parts.append(QStringLiteral("%1 %2").arg(number(a.count), gui::eventText(a.name)));
-    userResult_->setText(tr("User %1: %2 events in the last hour (%3); last seen %4.")
-                             .arg(gui::eventText(u.userId), number(u.eventsLastHour),
-                                  parts.join(", "),
-                                  QString::fromStdString(formatIso8601Ms(u.lastSeenMs))));
+    auto text = tr("User %1: %2 events in the last hour (%3); last seen %4.")
+                    .arg(gui::eventText(u.userId), number(u.eventsLastHour), parts.join(", "),
+                         QString::fromStdString(formatIso8601Ms(u.lastSeenMs)));
+    if (u.skipped.count > 0)
+        text += ' ' + QString::fromStdString(visibleText(u.skipped.text()));
+    userResult_->setText(text);
 }
 
 void ActionsPanel::showLookupError(const QString &message)
@@ -466,9 +468,11 @@ HealthPanel::HealthPanel(QWidget *parent)
 {
     auto *layout = new QVBoxLayout(this);
     kafka_ = new QLabel(tr("Kafka: checking…"), this);
+    kafka_->setTextFormat(Qt::PlainText); // error texts from the servers
     kafka_->setObjectName("kafkaHealth");
     kafka_->setWordWrap(true);
     redis_ = new QLabel(tr("Redis: checking…"), this);
+    redis_->setTextFormat(Qt::PlainText);
     redis_->setObjectName("redisHealth");
     redis_->setWordWrap(true);
     layout->addWidget(kafka_);

@@ -6,6 +6,7 @@
 #include "control_panels.h"
 #include "dashboard_export.h"
 #include "dashboard_panels.h"
+#include "event_text.h"
 #include "live_events_panel.h"
 #include "pipeline_controller.h"
 #include "secret_store.h"
@@ -60,6 +61,7 @@ MainWindow::MainWindow(PipelineController &controller, QSettings &settings, Secr
     banner_ = new QLabel(central);
     banner_->setObjectName("banner");
     banner_->setWordWrap(true);
+    banner_->setTextFormat(Qt::PlainText); // error texts carry server and event text
     banner_->setStyleSheet("background: #fff3e0; color: #8a4b00; border: 1px solid #ffb74d;"
                            "padding: 6px; border-radius: 4px;");
     banner_->setVisible(false);
@@ -97,6 +99,7 @@ MainWindow::MainWindow(PipelineController &controller, QSettings &settings, Secr
     addDockWidget(Qt::RightDockWidgetArea, dock);
 
     mode_ = new QLabel(this);
+    mode_->setTextFormat(Qt::PlainText);
     statusBar()->addPermanentWidget(mode_);
 
     connect(ui_->actionQuit, &QAction::triggered, this, &QWidget::close);
@@ -197,6 +200,11 @@ void MainWindow::showSnapshot(const Snapshot &snapshot)
     health_->showSnapshot(snapshot);
     live_->showSnapshot(snapshot);
     alerts_->evaluate(snapshot);
+    if (const auto skipped = QString::fromStdString(visibleText(snapshot.skipped.text()));
+        skipped != dataProblem_) {
+        dataProblem_ = skipped;
+        updateBanner();
+    }
     Q_EMIT snapshotShown();
 }
 
@@ -218,6 +226,8 @@ void MainWindow::updateBanner()
                      .arg(redisProblem_);
     if (!kafkaProblem_.isEmpty())
         lines << tr("Kafka: %1. Retrying every 5 s.").arg(kafkaProblem_);
+    if (!dataProblem_.isEmpty())
+        lines << tr("Redis data: %1.").arg(dataProblem_);
     banner_->setText(lines.join("\n"));
     banner_->setVisible(!lines.isEmpty());
 }

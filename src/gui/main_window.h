@@ -85,6 +85,7 @@ private:
     QString redisProblem_;
     QString kafkaProblem_;
     QString stackProblem_;
+    QString dataProblem_; // fields in Redis the reader had to skip
     KpiPanel *kpi_ = nullptr;
     ChartsPanel *charts_ = nullptr;
     TopPagesPanel *topPages_ = nullptr;

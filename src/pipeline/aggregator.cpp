@@ -31,6 +31,8 @@ Aggregator::Aggregator(AggregatorOptions options)
                                                       std::chrono::milliseconds(5000)})
     , writer_(redis_, options_.schema, options_.aggregation)
     , batch_(options_.aggregation)
+    , fieldBudget_(
+          FieldBudgetOptions{options_.redisCallTarget, 32'000, 2'000, options_.maxBatchFields})
     , builder_([this](std::span<const BatchBuilder::Item> items) { build(items); })
 {
     if (options_.aggregation.activeWindow <= std::chrono::milliseconds(0) ||
@@ -355,8 +357,8 @@ bool Aggregator::flush(bool wait)
         return false;
     }
     offsets_.submitted(claims);
-    inFlight_ = InFlight{std::move(claims), batch_.validCount, batch_.invalidCount,
-                         std::move(batchKafkaTimes_), batchStarted_};
+    inFlight_ = InFlight{std::move(claims),           batch_.validCount, batch_.invalidCount,
+                         std::move(batchKafkaTimes_), batchStarted_,     batch_.fields()};
     batchKafkaTimes_.clear();
     batchEvents_ = 0;
     batch_.clear();
@@ -399,6 +401,7 @@ bool Aggregator::complete()
     }
 
     offsets_.applied(batch.claims);
+    fieldBudget_.observe(batch.fields, batch.valid + batch.invalid, result.inRedis);
     std::map<int, std::int64_t> commits;
     std::int64_t lost = 0;
     for (const auto &claim : batch.claims) {
@@ -582,11 +585,11 @@ void Aggregator::run(RunLimits limits)
         // reading serves the whole drain: it only decides which buckets are recent.
         const auto drainedAt = wallClockMs();
         const auto full = [this] {
-            // Events still queued for the builder may each bring a new user: two fields.
+            // Events still queued for the builder bring fields too, as many as of late.
             const auto queued = batchEvents_ - batchProcessed_.load(std::memory_order_relaxed);
             return batchEvents_ >= options_.maxBatchEvents ||
-                   batchFields_.load(std::memory_order_relaxed) + 2 * queued >=
-                       options_.maxBatchFields;
+                   batchFields_.load(std::memory_order_relaxed) + fieldBudget_.fieldsFor(queued) >=
+                       fieldBudget_.fields();
         };
         while (msg) {
             handle(std::move(msg), drainedAt);

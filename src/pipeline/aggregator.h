@@ -7,6 +7,7 @@
 #include "batch_builder.h"
 #include "core/batch.h"
 #include "core/event.h"
+#include "core/field_budget.h"
 #include "core/offset_tracker.h"
 #include "core/snapshot.h"
 #include "kafka/dead_letter_producer.h"
@@ -62,10 +63,12 @@ struct AggregatorOptions {
     // its partitions back at once. Empty: a dynamic member (partitions move after the session
     // timeout).
     std::string staticId;
-    // A batch closes once it holds this many distinct Redis fields (users, pages, ... per
-    // minute), whatever its events: Redis's time per call follows them (about 5 us each,
-    // measured by bench/redis_call_time.sh), and a call must not keep Redis busy for seconds.
-    std::int64_t maxBatchFields = 32'000;
+    // A batch closes once it holds as many distinct Redis fields (users, pages, ... per minute)
+    // as keep one call inside Redis for about redisCallTarget, whatever its events: learned
+    // from the calls' own time (core/field_budget.h), at most maxBatchFields. A call must not
+    // keep Redis busy for seconds.
+    std::chrono::milliseconds redisCallTarget{150};
+    std::int64_t maxBatchFields = 1'000'000;
     // Benchmarks only: called on the aggregator's thread after each applied batch with the
     // Kafka timestamps of its events and the wall-clock time Redis had them. Costs nothing
     // when empty.
@@ -126,6 +129,7 @@ private:
         std::int64_t invalid = 0;
         std::vector<std::int64_t> kafkaTimes; // only with options_.onApplied
         std::chrono::steady_clock::time_point started{};
+        std::int64_t fields = 0;
     };
 
     // Rebalance handlers (on the polling thread, inside poll()).
@@ -193,6 +197,7 @@ private:
     // Published by the builder after each chunk: the batch's distinct Redis fields and the
     // events it has processed (the rest of batchEvents_ is still queued).
     std::atomic<std::int64_t> batchFields_{0};
+    FieldBudget fieldBudget_;
     std::atomic<std::int64_t> batchProcessed_{0};
 
     mutable std::mutex statsMutex_;

@@ -212,12 +212,22 @@ ApplyResult BatchWriter::parse(const redisReply *reply)
         throw Error(ErrorKind::Fatal, "pb_apply_v2 answered something unexpected");
     ApplyResult result;
     result.applied = replyInteger(reply->element[0]) == 1;
+    if (result.applied) {
+        if (reply->elements > 1)
+            result.inRedis = std::chrono::microseconds(replyInteger(reply->element[1]));
+        return result;
+    }
     for (std::size_t i = 1; i + 1 < reply->elements; i += 2) {
         const auto field = replyString(reply->element[i]);
         const auto slash = field.rfind('/');
         OffsetMismatch m;
         m.topic = field.substr(0, slash);
-        m.partition = std::stoi(field.substr(slash + 1));
+        const auto number = field.substr(slash == std::string::npos ? 0 : slash + 1);
+        if (const auto [ptr, ec] =
+                std::from_chars(number.data(), number.data() + number.size(), m.partition);
+            ec != std::errc() || ptr != number.data() + number.size())
+            throw Error(ErrorKind::Fatal,
+                        "pb_apply_v2 named an offsets field that is not topic/partition");
         m.stored = parseOffset(replyString(reply->element[i + 1]));
         result.mismatches.push_back(std::move(m));
     }

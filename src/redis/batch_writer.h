@@ -8,6 +8,7 @@
 #include "redis_connection.h"
 #include "schema.h"
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -23,6 +24,7 @@ struct OffsetMismatch {
 struct ApplyResult {
     bool applied = false;
     std::vector<OffsetMismatch> mismatches; // when not applied: what Redis holds instead
+    std::chrono::microseconds inRedis{0};   // when applied: the call's time inside Redis
 };
 
 class BatchWriter {

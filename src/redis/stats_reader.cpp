@@ -4,7 +4,10 @@
 #include "core/heartbeat.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <map>
+#include <optional>
 
 namespace pb::redis {
 
@@ -22,43 +25,83 @@ void sortMostFirst(std::vector<NamedCount> &counts)
     });
 }
 
-// HGETALL / WITHSCORES replies: [name, value, name, value, ...].
-std::vector<NamedCount> pairs(const redisReply *reply)
+// A number another program may have written in any shape; nullopt when it is not one.
+std::optional<std::int64_t> numberIn(const redisReply *reply)
+{
+    try {
+        return replyInteger(reply);
+    } catch (const Error &) {
+        return std::nullopt;
+    }
+}
+
+std::optional<std::int64_t> numberIn(std::string_view text)
+{
+    std::int64_t value = 0;
+    const char *end = text.data() + text.size();
+    if (const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+        text.empty() || ec != std::errc() || ptr != end)
+        return std::nullopt;
+    return value;
+}
+
+// HGETALL / WITHSCORES replies: [name, value, name, value, ...]; a value that is not a number
+// is skipped and counted against `key`.
+std::vector<NamedCount> pairs(const redisReply *reply, std::string_view key, SkippedFields &skipped)
 {
     std::vector<NamedCount> result;
     if (reply->type != REDIS_REPLY_ARRAY)
         return result;
-    for (std::size_t i = 0; i + 1 < reply->elements; i += 2)
-        result.push_back({replyString(reply->element[i]), replyInteger(reply->element[i + 1])});
+    result.reserve(reply->elements / 2);
+    for (std::size_t i = 0; i + 1 < reply->elements; i += 2) {
+        const auto count = numberIn(reply->element[i + 1]);
+        if (count && reply->element[i]->type == REDIS_REPLY_STRING)
+            result.push_back({replyString(reply->element[i]), *count});
+        else
+            skipped.add(key);
+    }
     return result;
 }
 
-std::vector<FeedItem> feedItems(const redisReply *reply)
+std::vector<FeedItem> feedItems(const redisReply *reply, std::string_view key,
+                                SkippedFields &skipped)
 {
     std::vector<FeedItem> items;
     if (reply->type != REDIS_REPLY_ARRAY)
         return items;
     for (std::size_t i = 0; i < reply->elements; ++i) {
         const auto *entry = reply->element[i];
-        if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2)
+        if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2 ||
+            entry->element[1]->type != REDIS_REPLY_ARRAY) {
+            skipped.add(key);
             continue;
+        }
         FeedItem item;
         item.streamId = replyString(entry->element[0]);
         const auto *fields = entry->element[1];
+        bool whole = true;
         for (std::size_t f = 0; f + 1 < fields->elements; f += 2) {
+            if (fields->element[f]->type != REDIS_REPLY_STRING ||
+                fields->element[f + 1]->type != REDIS_REPLY_STRING) {
+                whole = false;
+                continue;
+            }
             const auto name = replyString(fields->element[f]);
             const auto *value = fields->element[f + 1];
             if (name == "raw")
                 item.raw = replyString(value);
             else if (name == "source")
                 item.source = replyString(value);
-            else if (name == "offset")
-                item.offset = replyInteger(value);
-            else if (name == "ts")
-                item.timestampMs = replyInteger(value);
             else if (name == "reason")
                 item.reason = replyString(value);
+            else if (name == "offset" || name == "ts") {
+                const auto number = numberIn(value);
+                whole = whole && number;
+                (name == "ts" ? item.timestampMs : item.offset) = number.value_or(0);
+            }
         }
+        if (!whole)
+            skipped.add(key);
         items.push_back(std::move(item));
     }
     return items;
@@ -76,10 +119,30 @@ std::vector<RatePoint> series(const std::map<std::int64_t, std::int64_t> &counts
     return points;
 }
 
-void collect(std::map<std::int64_t, std::int64_t> &into, const redisReply *reply)
+// A rate bucket: field = second (or minute) number, value = count.
+void collect(std::map<std::int64_t, std::int64_t> &into, const redisReply *reply,
+             std::string_view key, SkippedFields &skipped)
 {
-    for (const auto &p : pairs(reply))
-        into[std::stoll(p.name)] += p.count;
+    for (const auto &p : pairs(reply, key, skipped)) {
+        if (const auto t = numberIn(p.name))
+            into[*t] += p.count;
+        else
+            skipped.add(key);
+    }
+}
+
+// An error reply for one key: WRONGTYPE (another program's value under our name) is that key
+// skipped; anything else (NOAUTH, NOPERM, LOADING, ...) is the read failing.
+bool usable(const redisReply *reply, const Command &command, SkippedFields &skipped)
+{
+    if (reply->type != REDIS_REPLY_ERROR)
+        return true;
+    if (std::string_view(reply->str, reply->len).starts_with("WRONGTYPE") && command.size() > 1) {
+        skipped.add(command[1]);
+        return false;
+    }
+    throwIfError(reply, command[0]);
+    return false;
 }
 
 } // namespace
@@ -131,35 +194,54 @@ Snapshot StatsReader::read(std::int64_t nowMs)
     const auto started = std::chrono::steady_clock::now();
     const auto replies = connection_.pipeline(commands);
     const auto roundTrip = std::chrono::steady_clock::now() - started;
-    for (std::size_t i = 0; i < replies.size(); ++i)
-        throwIfError(replies[i].get(), commands[i][0]);
 
     Snapshot snap;
+    auto &skipped = snap.skipped;
+    // A key of the wrong type reads as empty (and is reported); the rest is shown.
+    redisReply empty{};
+    empty.type = REDIS_REPLY_NIL;
+    const auto reply = [&](std::size_t i) -> const redisReply * {
+        return usable(replies[i].get(), commands[i], skipped) ? replies[i].get() : &empty;
+    };
+    const auto number = [&](const redisReply *r, std::string_view key) {
+        const auto n = numberIn(r);
+        if (!n)
+            skipped.add(key);
+        return n.value_or(0);
+    };
     snap.takenAtMs = nowMs;
     snap.activeWindow = options_.activeWindow;
     snap.redisRoundTrip = std::chrono::duration_cast<std::chrono::microseconds>(roundTrip);
-    snap.activeUsers = replyInteger(replies[0].get());
-    snap.activeUsers30m = replyInteger(replies[1].get());
-    const auto *totals = replies[2].get();
-    snap.eventsTotal = replyInteger(totals->element[0]);
-    snap.badEventsTotal = replyInteger(totals->element[1]);
-    snap.lostEvents = replyInteger(totals->element[2]);
-    snap.topPagesAllTime = pairs(replies[3].get());
-    snap.topPagesLastHour = pairs(replies[4].get());
+    snap.activeUsers = number(reply(0), s.lastSeen());
+    snap.activeUsers30m = number(reply(1), s.lastSeen());
+    if (const auto *totals = reply(2); totals->type == REDIS_REPLY_ARRAY && totals->elements == 3) {
+        snap.eventsTotal = number(totals->element[0], s.eventsTotal());
+        snap.badEventsTotal = number(totals->element[1], s.badTotal());
+        snap.lostEvents = number(totals->element[2], s.lostTotal());
+    }
+    snap.topPagesAllTime = pairs(reply(3), s.pages(), skipped);
+    snap.topPagesLastHour = pairs(reply(4), "the per-minute pages", skipped);
     sortMostFirst(snap.topPagesLastHour);
     if (snap.topPagesLastHour.size() > static_cast<std::size_t>(options_.topPages))
         snap.topPagesLastHour.resize(static_cast<std::size_t>(options_.topPages));
-    snap.actions = pairs(replies[5].get());
+    snap.actions = pairs(reply(5), s.actions(), skipped);
     sortMostFirst(snap.actions);
-    snap.badByReason = pairs(replies[6].get());
+    snap.badByReason = pairs(reply(6), s.badByReason(), skipped);
     sortMostFirst(snap.badByReason);
 
-    const auto *beats = replies[7].get();
+    const auto *beats = reply(7);
     std::int64_t lag = 0;
     bool lagKnown = false;
     for (std::size_t i = 0; i + 1 < beats->elements; i += 2) {
-        auto health = decodeHeartbeat(replyString(beats->element[i + 1]));
-        if (!health || nowMs - health->lastBeatMs > kHeartbeatStale.count())
+        const auto *value = beats->element[i + 1];
+        auto health = value->type == REDIS_REPLY_STRING
+                          ? decodeHeartbeat(std::string_view(value->str, value->len))
+                          : std::nullopt;
+        if (!health) {
+            skipped.add(s.heartbeats());
+            continue;
+        }
+        if (nowMs - health->lastBeatMs > kHeartbeatStale.count())
             continue;
         for (const auto &p : health->partitions) {
             if (p.lag >= 0) {
@@ -175,15 +257,15 @@ Snapshot StatsReader::read(std::int64_t nowMs)
 
     std::map<std::int64_t, std::int64_t> seconds;
     for (auto i = fixed; i < minuteBuckets; ++i)
-        collect(seconds, replies[i].get());
+        collect(seconds, reply(i), commands[i][1], skipped);
     snap.perSecond = series(seconds, firstSecond, lastSecond, 1);
     std::map<std::int64_t, std::int64_t> minutes;
     for (auto i = minuteBuckets; i < feeds; ++i)
-        collect(minutes, replies[i].get());
+        collect(minutes, reply(i), commands[i][1], skipped);
     snap.perMinute = series(minutes, firstMinute, nowMinute, 60);
     if (options_.feedEvents > 0) {
-        snap.latestEvents = feedItems(replies[feeds].get());
-        snap.latestBadEvents = feedItems(replies[feeds + 1].get());
+        snap.latestEvents = feedItems(reply(feeds), s.feed(), skipped);
+        snap.latestBadEvents = feedItems(reply(feeds + 1), s.badFeed(), skipped);
     }
     return snap;
 }
@@ -193,11 +275,12 @@ UserActivity StatsReader::user(const std::string &userId, std::int64_t nowMs)
     const auto &s = options_.schema;
     UserActivity result;
     result.userId = userId;
-    const auto actionsReply = connection_.command({"HKEYS", s.actions()});
-    throwIfError(actionsReply.get(), "HKEYS");
+    const Command keysOfActions{"HKEYS", s.actions()};
+    const auto actionsReply = connection_.command(keysOfActions);
     std::vector<std::string> actions;
-    for (std::size_t i = 0; i < actionsReply->elements; ++i)
-        actions.push_back(replyString(actionsReply->element[i]));
+    if (usable(actionsReply.get(), keysOfActions, result.skipped))
+        for (std::size_t i = 0; i < actionsReply->elements; ++i)
+            actions.push_back(replyString(actionsReply->element[i]));
 
     const auto nowMinute = floorDiv(nowMs, 60'000);
     std::vector<Command> commands;
@@ -209,14 +292,27 @@ UserActivity StatsReader::user(const std::string &userId, std::int64_t nowMs)
         commands.push_back(std::move(c));
     }
     const auto replies = connection_.pipeline(commands);
-    for (std::size_t i = 0; i < replies.size(); ++i)
-        throwIfError(replies[i].get(), commands[i][0]);
-    if (!replyIsNil(replies[0].get()))
-        result.lastSeenMs = static_cast<std::int64_t>(std::stod(replyString(replies[0].get())));
+    auto &skipped = result.skipped;
+    if (usable(replies[0].get(), commands[0], skipped) && !replyIsNil(replies[0].get())) {
+        const auto text = replyString(replies[0].get());
+        double ms = 0;
+        if (const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
+            ec == std::errc() && ptr == text.data() + text.size() && std::isfinite(ms))
+            result.lastSeenMs = static_cast<std::int64_t>(std::clamp(ms, -9e18, 9e18));
+        else
+            skipped.add(s.lastSeen());
+    }
     std::vector<std::int64_t> perAction(actions.size(), 0);
-    for (std::size_t i = 1; i < replies.size(); ++i)
-        for (std::size_t a = 0; a < actions.size() && a < replies[i]->elements; ++a)
-            perAction[a] += replyInteger(replies[i]->element[a]);
+    for (std::size_t i = 1; i < replies.size(); ++i) {
+        if (!usable(replies[i].get(), commands[i], skipped))
+            continue;
+        for (std::size_t a = 0; a < actions.size() && a < replies[i]->elements; ++a) {
+            const auto n = numberIn(replies[i]->element[a]);
+            if (!n)
+                skipped.add(commands[i][1]);
+            perAction[a] += n.value_or(0);
+        }
+    }
     for (std::size_t a = 0; a < actions.size(); ++a) {
         if (perAction[a] == 0)
             continue;
