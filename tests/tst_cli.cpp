@@ -26,9 +26,13 @@ struct Run {
     qint64 elapsedMs = 0;
 };
 
-Run cli(const QStringList &args, int timeoutMs = 30000)
+// Runs pulseboard-cli with the test's environment (which holds the embedded Redis's password,
+// see initTestCase), or with `environment` instead.
+Run cli(const QStringList &args, int timeoutMs = 30000,
+        const QProcessEnvironment &environment = QProcessEnvironment::systemEnvironment())
 {
     QProcess p;
+    p.setProcessEnvironment(environment);
     QElapsedTimer timer;
     timer.start();
     p.start(PULSEBOARD_CLI, args);
@@ -62,6 +66,8 @@ private Q_SLOTS:
         stack_ = std::make_unique<EmbeddedStack>();
         brokers_ = QString::fromStdString(stack_->kafkaSettings().brokers);
         redis_ = QString::fromStdString(stack_->redisEndpoint().toString());
+        qputenv("PULSEBOARD_REDIS_PASSWORD",
+                QByteArray::fromStdString(stack_->redisEndpoint().password));
     }
 
     void givenNoCommand_whenRun_thenUsageAndExit2()
@@ -168,7 +174,9 @@ private Q_SLOTS:
         auto r = cli({"stats", "--redis", address, "--redis-password", "wrong"});
         QCOMPARE(r.exitCode, 1);
         QVERIFY2(r.err.contains("password"), qPrintable(r.err));
-        r = cli({"stats", "--redis", address});
+        auto noPassword = QProcessEnvironment::systemEnvironment();
+        noPassword.remove("PULSEBOARD_REDIS_PASSWORD");
+        r = cli({"stats", "--redis", address}, 30000, noPassword);
         QCOMPARE(r.exitCode, 1);
         QVERIFY2(r.err.contains("NOAUTH"), qPrintable(r.err));
         r = cli({"stats", "--redis", address, "--redis-password", "s3cret"});

@@ -7,6 +7,8 @@
 #include "redis/redis_error.h"
 
 #include <QElapsedTimer>
+#include <QFile>
+#include <QFileInfo>
 #include <QtTest>
 
 #include <arpa/inet.h>
@@ -111,7 +113,9 @@ private Q_SLOTS:
     void initTestCase()
     {
         try {
-            server_ = std::make_unique<EmbeddedRedis>();
+            EmbeddedRedisOptions options;
+            options.debugCommands = true; // DEBUG SLEEP stands in for a slow server
+            server_ = std::make_unique<EmbeddedRedis>(options);
         } catch (const Error &e) {
             QFAIL(qPrintable(QStringLiteral("cannot start the embedded redis-server these tests "
                                             "need: %1")
@@ -436,9 +440,37 @@ private Q_SLOTS:
         QVERIFY2(caught.message().contains("password"), qPrintable(caught.message()));
     }
 
+    void givenTheEmbeddedRedis_whenAnotherClientComes_thenItNeedsThePasswordAndDebugIsOff()
+    {
+        EmbeddedRedis embedded; // as the dashboard and the demo start it
+        auto e = embedded.endpoint();
+        QCOMPARE(e.password.size(), std::size_t(64)); // 32 random bytes
+        QVERIFY(e.password != EmbeddedRedis().endpoint().password);
+        const auto file = embedded.passwordFile();
+        QCOMPARE(QFileInfo(QString::fromStdString(file.string())).permissions().toInt() & 0x0077,
+                 0);
+        QFile saved(QString::fromStdString(file.string()));
+        QVERIFY(saved.open(QIODevice::ReadOnly));
+        QCOMPARE(saved.readAll().toStdString(), e.password);
+
+        auto stranger = e;
+        stranger.password.clear();
+        const auto caught = catchError([&] { Connection(stranger).connect(); });
+        QVERIFY2(caught.message().contains("NOAUTH"), qPrintable(caught.message()));
+        Connection owner(e);
+        const auto debug = owner.command({"DEBUG", "SLEEP", "0"});
+        QCOMPARE(debug->type, REDIS_REPLY_ERROR);
+        QVERIFY2(std::string_view(debug->str, debug->len).find("DEBUG command not allowed") !=
+                     std::string_view::npos,
+                 debug->str);
+    }
+
     void givenAServerWithoutPassword_whenAPasswordIsGiven_thenAFatalClearError()
     {
-        auto e = server_->endpoint();
+        EmbeddedRedisOptions options;
+        options.requirePassword = false;
+        EmbeddedRedis open(options);
+        auto e = open.endpoint();
         e.password = "unneeded";
         const auto caught = catchError([&] { Connection(e).connect(); });
         QVERIFY(caught.error);

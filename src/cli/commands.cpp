@@ -615,8 +615,11 @@ int cmdDemo(const QStringList &args, StopSignals &stopSignals)
     EmbeddedStackOptions stackOptions;
     stackOptions.broker.partitions = static_cast<int>(f.integer("partitions", 1, 1000));
     EmbeddedStack stack(stackOptions);
-    std::fprintf(stderr, "embedded Kafka at %s, embedded Redis at %s\n",
-                 stack.kafkaSettings().brokers.c_str(), stack.redisEndpoint().toString().c_str());
+    std::fprintf(stderr,
+                 "embedded Kafka at %s, embedded Redis at %s (its password, readable by you "
+                 "only: PULSEBOARD_REDIS_PASSWORD=$(cat %s))\n",
+                 stack.kafkaSettings().brokers.c_str(), stack.redisEndpoint().toString().c_str(),
+                 stack.redis().passwordFile().c_str());
 
     AggregatorOptions aggOptions;
     aggOptions.kafka = stack.kafkaSettings();

@@ -3,6 +3,7 @@
 
 #include "core/snapshot.h"
 #include "kafka/simulator.h"
+#include "redis/redis_connection.h"
 
 #include <QList>
 #include <QMetaType>
@@ -11,6 +12,7 @@
 Q_DECLARE_METATYPE(pb::Snapshot)
 Q_DECLARE_METATYPE(pb::UserActivity)
 Q_DECLARE_METATYPE(pb::kafka::SimulatorStats)
+Q_DECLARE_METATYPE(pb::redis::Endpoint)
 
 namespace pb::gui {
 

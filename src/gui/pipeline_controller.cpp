@@ -18,6 +18,7 @@ PipelineController::PipelineController(QObject *parent)
     qRegisterMetaType<pb::Snapshot>();
     qRegisterMetaType<pb::UserActivity>();
     qRegisterMetaType<pb::kafka::SimulatorStats>();
+    qRegisterMetaType<pb::redis::Endpoint>();
     qRegisterMetaType<pb::gui::KafkaStatus>();
 
     const auto own = [](QThread &thread, QObject *worker, const char *name) {
@@ -85,15 +86,12 @@ void PipelineController::apply(const AppSettings &settings)
     startEngines();
 }
 
-void PipelineController::onStackStarted(const QString &brokers, const QString &redisHost,
-                                        int redisPort)
+void PipelineController::onStackStarted(const QString &brokers, const redis::Endpoint &redis)
 {
     stackStarted_ = true;
     kafka_ = {};
     kafka_.brokers = brokers.toStdString();
-    redis_ = {};
-    redis_.host = redisHost.toStdString();
-    redis_.port = redisPort;
+    redis_ = redis;
     if (settings_.mode == StackMode::Embedded)
         startEngines();
 }

@@ -64,7 +64,7 @@ private:
         AggregatorWorker *worker = nullptr;
     };
 
-    void onStackStarted(const QString &brokers, const QString &redisHost, int redisPort);
+    void onStackStarted(const QString &brokers, const pb::redis::Endpoint &redis);
     void startEngines();
     void stopEngines();
     AggregatorOptions aggregatorOptions() const;

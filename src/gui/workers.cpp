@@ -49,9 +49,8 @@ void StackWorker::start(int partitions, QString topic)
         options.broker.partitions = partitions;
         options.broker.topics = {topic.toStdString()};
         stack_ = std::make_unique<EmbeddedStack>(options);
-        const auto redis = stack_->redisEndpoint();
         Q_EMIT started(QString::fromStdString(stack_->kafkaSettings().brokers),
-                       QString::fromStdString(redis.host), redis.port);
+                       stack_->redisEndpoint());
     } catch (const std::exception &e) {
         stack_.reset();
         Q_EMIT failed(QString::fromUtf8(e.what()));

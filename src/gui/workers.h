@@ -31,7 +31,7 @@ public:
     void startRedis();
 
 Q_SIGNALS:
-    void started(QString brokers, QString redisHost, int redisPort);
+    void started(QString brokers, pb::redis::Endpoint redis); // with its password
     void failed(QString message);
 
 private:

@@ -20,6 +20,7 @@
 #include <netinet/in.h>
 #include <sstream>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -104,6 +105,30 @@ std::string configQuote(const std::string &value)
         }
     }
     return out + "\"";
+}
+
+// 32 random bytes from the kernel, as hex: nobody guesses it, and it needs no quoting.
+std::string randomPassword()
+{
+    unsigned char bytes[32];
+    std::size_t got = 0;
+    while (got < sizeof bytes) {
+        const auto n = ::getrandom(bytes + got, sizeof bytes - got, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            throw Error(ErrorKind::Fatal, std::string("cannot make a password for the embedded "
+                                                      "redis-server: getrandom failed: ") +
+                                              std::strerror(errno));
+        got += static_cast<std::size_t>(n);
+    }
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string text;
+    for (const unsigned char b : bytes) {
+        text += hex[b >> 4];
+        text += hex[b & 0xf];
+    }
+    return text;
 }
 
 // Writes a file readable by us only (it may hold the password); no window with wider modes.
@@ -228,6 +253,8 @@ EmbeddedRedis::EmbeddedRedis(EmbeddedRedisOptions options)
         throw Error(ErrorKind::Fatal, "cannot create a temporary directory for redis-server in " +
                                           base + ": " + std::strerror(errno));
     dir_ = pattern;
+    if (options_.password.empty() && options_.requirePassword)
+        options_.password = randomPassword();
 
     const bool autoPort = options_.port == 0;
     for (int attempt = 1;; ++attempt) {
@@ -294,12 +321,13 @@ void EmbeddedRedis::start()
                          "save \"\"\n"
                          "appendonly no\n"
                          "daemonize no\n"
-                         "protected-mode no\n"
-                         "enable-debug-command local\n"
+                         "protected-mode yes\n"
                          "logfile \"\"\n";
     if (!options_.password.empty())
         config += "requirepass " + configQuote(options_.password) + "\n";
+    config += options_.debugCommands ? "enable-debug-command local\n" : "enable-debug-command no\n";
     writePrivateFile(conf, config);
+    writePrivateFile(passwordFile(), options_.password);
 
     const pid_t parent = ::getpid();
     const pid_t child = ::fork();

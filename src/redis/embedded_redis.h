@@ -14,11 +14,15 @@
 
 namespace pb::redis {
 
+// Locked down by default: any local user can reach a loopback port, so the server wants a
+// password (a random one unless given) and refuses DEBUG; protected mode stays on.
 struct EmbeddedRedisOptions {
     std::string executable = "redis-server"; // looked up on PATH
-    std::string password;                    // requirepass, empty: none
+    std::string password;                    // requirepass; empty: a random one
     int port = 0;                            // 0: pick a free loopback port
     std::chrono::milliseconds startTimeout{5000};
+    bool debugCommands = false;  // tests that need DEBUG SLEEP turn it on
+    bool requirePassword = true; // tests of a server without one turn it off
 };
 
 class EmbeddedRedis {
@@ -30,8 +34,11 @@ public:
     EmbeddedRedis(const EmbeddedRedis &) = delete;
     EmbeddedRedis &operator=(const EmbeddedRedis &) = delete;
 
-    Endpoint endpoint() const;
+    Endpoint endpoint() const; // with the password
     int port() const { return port_; }
+    // A file (0600, in a 0700 directory) holding the password alone, for other programs of the
+    // same user: PULSEBOARD_REDIS_PASSWORD=$(cat FILE) pulseboard-cli stats --redis ...
+    std::filesystem::path passwordFile() const { return dir_ / "password"; }
     pid_t pid() const { return pid_; }
 
     // For outage tests: stop the server (SIGTERM, wait) and start it again on the same port

@@ -170,6 +170,9 @@ public:
     void start()
     {
         stack = std::make_unique<EmbeddedStack>();
+        // The embedded Redis wants its (random) password: CLI children find it here.
+        qputenv("PULSEBOARD_REDIS_PASSWORD",
+                QByteArray::fromStdString(stack->redisEndpoint().password));
         redisConnection = std::make_unique<redis::Connection>(stack->redisEndpoint());
         redisConnection->connect();
     }
