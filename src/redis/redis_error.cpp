@@ -123,12 +123,19 @@ pb::Error errorFromTls(std::string_view text, std::string_view endpoint)
     // Something that does not speak TLS answered the handshake, or answered nothing.
     if (contains(text, "wrong version number") || contains(text, "packet length too long") ||
         contains(text, "record layer failure") || contains(text, "unknown protocol") ||
-        contains(text, "http request") || contains(text, "TLS handshake timed out"))
+        contains(text, "http request"))
         return {ErrorKind::Fatal,
                 where +
                     ": the TLS handshake failed: the server does not speak TLS on this "
                     "port; use redis:// (without --redis-tls) for a plain TCP port, or the "
                     "server's tls-port" +
+                    said};
+    // Silence may be a stall as well as a plain TCP port waiting for a Redis command.
+    if (contains(text, "TLS handshake timed out"))
+        return {ErrorKind::Retriable,
+                where +
+                    ": no answer to the TLS handshake: if this is a plain TCP port, use "
+                    "redis:// (without --redis-tls)" +
                     said};
     if (contains(text, "unsupported protocol") || contains(text, "no protocols available"))
         return {ErrorKind::Fatal,
@@ -159,7 +166,9 @@ pb::Error errorFromTlsSetup(std::string_view what, std::string_view file, std::s
         message += " '" + std::string(file) + "'";
     message += " (" + std::string(why.empty() ? "no reason given" : why) + ")";
     if (!flag.empty())
-        message += ": check " + flag + " (a readable PEM file; keys must not be encrypted)";
+        message += ": check " + flag +
+                   (flag == "--redis-tls-key" ? " (a readable, unencrypted PEM key)"
+                                              : " (a readable PEM file)");
     return {ErrorKind::Fatal, message};
 }
 

@@ -119,8 +119,13 @@ TlsContext::TlsContext(const TlsOptions &options)
         if (SSL_CTX_use_certificate_chain_file(ctx_.get(), options.certFile.c_str()) != 1)
             throw errorFromTlsSetup("load the client certificate", options.certFile,
                                     opensslErrors());
-        if (SSL_CTX_use_PrivateKey_file(ctx_.get(), options.keyFile.c_str(), SSL_FILETYPE_PEM) != 1)
-            throw errorFromTlsSetup("load the client key", options.keyFile, opensslErrors());
+        if (SSL_CTX_use_PrivateKey_file(ctx_.get(), options.keyFile.c_str(), SSL_FILETYPE_PEM) !=
+            1) {
+            auto why = opensslErrors();
+            if (why.find("key values mismatch") != std::string::npos)
+                why = "it does not belong to the certificate " + options.certFile;
+            throw errorFromTlsSetup("load the client key", options.keyFile, why);
+        }
         if (SSL_CTX_check_private_key(ctx_.get()) != 1)
             throw errorFromTlsSetup("use the client key", options.keyFile,
                                     "it does not belong to the certificate " + options.certFile);
