@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
     g++ cmake ninja-build pkg-config
     qt6-base-dev qt6-charts-dev qt6-svg-dev libqt6opengl6-dev libgl-dev qtkeychain-qt6-dev
-    librdkafka-dev libhiredis-dev libsimdjson-dev
+    librdkafka-dev libhiredis-dev libsimdjson-dev libssl-dev openssl
     redis-server
     kcat python3 python3-kafka python3-redis
     xvfb xauth

@@ -11,7 +11,10 @@
 #include "secret_store.h"
 #include "settings_dialog.h"
 
+#include "redis/embedded_redis.h"
+
 #include <QChartView>
+#include <QCheckBox>
 #include <QGraphicsScene>
 #include <QGraphicsTextItem>
 #include <QLabel>
@@ -161,6 +164,154 @@ private Q_SLOTS:
         QCOMPARE(verdict.first().at(0).toString(), QString("redis"));
         QCOMPARE(verdict.first().at(1).toBool(), false);
         QVERIFY(verdict.first().at(2).toString().contains("refused"));
+    }
+
+    void givenTlsSettings_whenSavedAndLoaded_thenTheyRoundTripAndReachRedisAndKafka()
+    {
+        AppSettings a;
+        a.mode = StackMode::External;
+        a.kafkaSsl = true; // no CA file: librdkafka uses the system store
+        a.sslCertFile = "/etc/pb/kafka-client.pem";
+        a.sslKeyFile = "/etc/pb/kafka-client.key";
+        a.redisHost = "redis.internal";
+        a.redisUsername = "pulse";
+        a.redisPassword = "tls-secret-321";
+        a.redisTls = true;
+        a.redisTlsCaFile = "/etc/pb/redis-ca.pem";
+        a.redisTlsCertFile = "/etc/pb/redis-client.pem";
+        a.redisTlsKeyFile = "/etc/pb/redis-client.key";
+        a.redisTlsVerify = false;
+        const auto path = dir_.filePath("tls.ini");
+        {
+            QSettings s(path, QSettings::IniFormat);
+            a.save(s);
+        }
+        QSettings s(path, QSettings::IniFormat);
+        auto loaded = AppSettings::load(s);
+        QCOMPARE(loaded.redisPassword, QString());
+        loaded.redisPassword = a.redisPassword;
+        QVERIFY(loaded == a);
+        QVERIFY(!fileBytes(path).contains("tls-secret-321"));
+
+        const auto e = a.redisEndpoint();
+        QCOMPARE(e.username, std::string("pulse"));
+        QVERIFY(e.tls.enabled && e.tls.insecure);
+        QCOMPARE(e.tls.caFile, std::string("/etc/pb/redis-ca.pem"));
+        QCOMPARE(e.tls.certFile, std::string("/etc/pb/redis-client.pem"));
+        QCOMPARE(e.tls.keyFile, std::string("/etc/pb/redis-client.key"));
+        QVERIFY(!AppSettings().redisTls && AppSettings().redisTlsVerify); // the defaults
+
+        const auto k = a.kafkaSettings().properties;
+        const auto has = [&](const std::string &key, const std::string &value) {
+            return std::find(k.begin(), k.end(), std::pair(key, value)) != k.end();
+        };
+        QVERIFY(has("security.protocol", "SSL"));
+        QVERIFY(has("ssl.certificate.location", "/etc/pb/kafka-client.pem"));
+        QVERIFY(has("ssl.key.location", "/etc/pb/kafka-client.key"));
+        QVERIFY(std::none_of(k.begin(), k.end(),
+                             [](const auto &p) { return p.first == "ssl.ca.location"; }));
+        a.sslCaFile = "/etc/pb/kafka-ca.pem";
+        a.saslMechanism = "PLAIN";
+        const auto withCa = a.kafkaSettings().properties;
+        QVERIFY(std::find(withCa.begin(), withCa.end(),
+                          std::pair<std::string, std::string>(
+                              "ssl.ca.location", "/etc/pb/kafka-ca.pem")) != withCa.end());
+        QVERIFY(std::find(withCa.begin(), withCa.end(),
+                          std::pair<std::string, std::string>("security.protocol", "SASL_SSL")) !=
+                withCa.end());
+
+        // Settings written before the SSL switch: a CA file meant SSL.
+        QSettings old(dir_.filePath("old.ini"), QSettings::IniFormat);
+        old.setValue("kafka/sslCaFile", "/etc/pb/kafka-ca.pem");
+        QVERIFY(AppSettings::load(old).kafkaSsl);
+    }
+
+    void givenTlsFileFields_whenEdited_thenEachProblemShowsNextToItsField()
+    {
+        AppSettings a;
+        a.mode = StackMode::External;
+        SettingsDialog dialog(a);
+        auto *redisTls = dialog.findChild<QCheckBox *>("redisTls");
+        auto *verify = dialog.findChild<QCheckBox *>("redisTlsVerify");
+        auto *ca = dialog.findChild<QLineEdit *>("redisTlsCaFile");
+        auto *cert = dialog.findChild<QLineEdit *>("redisTlsCertFile");
+        auto *key = dialog.findChild<QLineEdit *>("redisTlsKeyFile");
+        auto *user = dialog.findChild<QLineEdit *>("redisUsername");
+        auto *kafkaSsl = dialog.findChild<QCheckBox *>("kafkaSsl");
+        auto *kafkaCert = dialog.findChild<QLineEdit *>("sslCertFile");
+        QVERIFY(redisTls && verify && ca && cert && key && user && kafkaSsl && kafkaCert);
+        QVERIFY(!redisTls->isChecked());
+        QVERIFY(verify->isChecked()); // verification on by default
+        QVERIFY(!ca->isEnabled());    // greyed out until TLS is on
+        QVERIFY(dialog.acceptable());
+
+        redisTls->setChecked(true);
+        QVERIFY(ca->isEnabled() && verify->isEnabled());
+        QVERIFY(dialog.acceptable()); // no CA file: the system store
+        QVERIFY(dialog.settings().redisEndpoint().tls.enabled);
+        QVERIFY(!dialog.settings().redisEndpoint().tls.insecure);
+
+        ca->setText(dir_.filePath("no-such-ca.pem"));
+        QVERIFY2(dialog.errorFor("redis/tlsCaFile").contains("no-such-ca.pem"),
+                 qPrintable(dialog.errorFor("redis/tlsCaFile")));
+        QVERIFY(!dialog.acceptable());
+        const auto readable = dir_.filePath("readable.pem");
+        {
+            QFile f(readable);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write("-----BEGIN CERTIFICATE-----\n");
+        }
+        ca->setText(readable);
+        QCOMPARE(dialog.errorFor("redis/tlsCaFile"), QString());
+        cert->setText(readable);
+        QVERIFY(dialog.errorFor("redis/tlsKeyFile").contains("private key"));
+        QVERIFY(!dialog.acceptable());
+        key->setText(readable);
+        QVERIFY(dialog.acceptable());
+        cert->clear();
+        QVERIFY(dialog.errorFor("redis/tlsCertFile").contains("certificate"));
+        cert->setText(readable);
+        verify->setChecked(false);
+        QVERIFY(dialog.settings().redisEndpoint().tls.insecure);
+
+        user->setText("has space");
+        QVERIFY(dialog.errorFor("redis/username").contains("spaces"));
+        user->setText("pulse");
+        QCOMPARE(dialog.settings().redisEndpoint().username, std::string("pulse"));
+
+        // Off again: the files stay, greyed out and not checked.
+        cert->setText(dir_.filePath("gone.pem"));
+        QVERIFY(!dialog.acceptable());
+        redisTls->setChecked(false);
+        QVERIFY(!cert->isEnabled());
+        QVERIFY(dialog.acceptable());
+        QVERIFY(!dialog.settings().redisEndpoint().tls.enabled);
+
+        // Kafka SSL: the same rules, under the Kafka field names.
+        QVERIFY(!kafkaCert->isEnabled());
+        kafkaSsl->setChecked(true);
+        kafkaCert->setText(dir_.filePath("gone.pem"));
+        QVERIFY(dialog.errorFor("kafka/sslCertFile").contains("gone.pem"));
+        QVERIFY(dialog.errorFor("kafka/sslKeyFile").contains("private key"));
+        QVERIFY(!dialog.acceptable());
+    }
+
+    void givenTlsOnAPlainRedis_whenTested_thenTheVerdictSaysTheHandshakeFailed()
+    {
+        redis::EmbeddedRedis plain; // no TLS port
+        AppSettings a;
+        a.mode = StackMode::External;
+        a.redisHost = "127.0.0.1";
+        a.redisPort = plain.port();
+        a.redisTls = true;
+        SettingsDialog dialog(a);
+        QSignalSpy verdict(&dialog, &SettingsDialog::verdict);
+        dialog.findChild<QPushButton *>("testRedis")->click();
+        QVERIFY(verdict.wait(10000));
+        QCOMPARE(verdict.first().at(1).toBool(), false);
+        const auto message = verdict.first().at(2).toString();
+        QVERIFY2(message.contains("TLS handshake") && message.contains("rediss://127.0.0.1"),
+                 qPrintable(message));
     }
 
     void givenPasswords_whenAppliedThroughTheWindow_thenTheSettingsFileNeverHoldsThem()

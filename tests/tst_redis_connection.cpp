@@ -569,6 +569,87 @@ private Q_SLOTS:
         QCOMPARE(again.port, e.port);
     }
 
+    void givenRedisUrls_whenParsed_thenEveryFieldOrAClearError_data()
+    {
+        QTest::addColumn<QString>("text");
+        QTest::addColumn<QString>("host");
+        QTest::addColumn<int>("port");
+        QTest::addColumn<QString>("user");
+        QTest::addColumn<int>("database");
+        QTest::addColumn<bool>("tls");
+        QTest::addColumn<QString>("error"); // non-empty: rejected with this in the message
+        QTest::newRow("redis host") << "redis://cache.local"
+                                    << "cache.local" << 6379 << "" << 0 << false << "";
+        QTest::newRow("redis host:port/db") << "redis://cache.local:6380/3"
+                                            << "cache.local" << 6380 << "" << 3 << false << "";
+        QTest::newRow("rediss") << "rediss://cache.local"
+                                << "cache.local" << 6379 << "" << 0 << true << "";
+        QTest::newRow("rediss user") << "rediss://alice@cache.local:6390/0"
+                                     << "cache.local" << 6390 << "alice" << 0 << true << "";
+        QTest::newRow("rediss ipv6") << "rediss://[::1]:6390"
+                                     << "::1" << 6390 << "" << 0 << true << "";
+        QTest::newRow("trailing slash") << "redis://h:1/"
+                                        << "h" << 1 << "" << 0 << false << "";
+        QTest::newRow("no host, port") << "redis://:7000"
+                                       << "127.0.0.1" << 7000 << "" << 0 << false << "";
+        QTest::newRow("password") << "redis://alice:s3cret@h:6379"
+                                  << "" << 0 << "" << 0 << false << "PULSEBOARD_REDIS_PASSWORD";
+        QTest::newRow("password, no user")
+            << "rediss://:s3cret@h/2"
+            << "" << 0 << "" << 0 << false << "PULSEBOARD_REDIS_PASSWORD";
+        QTest::newRow("password with @")
+            << "redis://alice:s3c@ret@h"
+            << "" << 0 << "" << 0 << false << "PULSEBOARD_REDIS_PASSWORD";
+        QTest::newRow("unknown scheme") << "http://h:6379"
+                                        << "" << 0 << "" << 0 << false << "unknown scheme";
+        QTest::newRow("unix socket") << "unix:///tmp/redis.sock"
+                                     << "" << 0 << "" << 0 << false << "unix";
+        QTest::newRow("no host") << "redis://"
+                                 << "" << 0 << "" << 0 << false << "no host";
+        QTest::newRow("bad db") << "redis://h/x"
+                                << "" << 0 << "" << 0 << false << "database number";
+        QTest::newRow("negative db") << "redis://h/-1"
+                                     << "" << 0 << "" << 0 << false << "database number";
+        QTest::newRow("bad port") << "rediss://h:99999"
+                                  << "" << 0 << "" << 0 << false << "1 to 65535";
+        QTest::newRow("query") << "redis://h:1?timeout=3"
+                               << "" << 0 << "" << 0 << false << "not supported";
+        QTest::newRow("user without URL") << "alice@h:6379"
+                                          << "" << 0 << "" << 0 << false << "URL form";
+    }
+    void givenRedisUrls_whenParsed_thenEveryFieldOrAClearError()
+    {
+        QFETCH(QString, text);
+        QFETCH(QString, host);
+        QFETCH(int, port);
+        QFETCH(QString, user);
+        QFETCH(int, database);
+        QFETCH(bool, tls);
+        QFETCH(QString, error);
+        if (!error.isEmpty()) {
+            const auto caught = catchError([&] { parseEndpoint(text.toStdString()); });
+            QVERIFY2(caught.error, "accepted");
+            QVERIFY(!caught.error->retriable());
+            QVERIFY2(caught.message().contains(error), qPrintable(caught.message()));
+            QVERIFY2(!caught.message().contains("s3c"), qPrintable(caught.message())); // secret
+            return;
+        }
+        const auto e = parseEndpoint(text.toStdString());
+        QCOMPARE(QString::fromStdString(e.host), host);
+        QCOMPARE(e.port, port);
+        QCOMPARE(QString::fromStdString(e.username), user);
+        QCOMPARE(e.database, database);
+        QCOMPARE(e.tls.enabled, tls);
+        QVERIFY(e.password.empty());
+        // The TLS defaults: verify, the system CA store, the host as the name.
+        QVERIFY(!e.tls.insecure);
+        QVERIFY(e.tls.caFile.empty() && e.tls.serverName.empty());
+        const auto again = parseEndpoint(e.toString()); // "rediss://host:port" with TLS
+        QCOMPARE(again.host, e.host);
+        QCOMPARE(again.port, e.port);
+        QCOMPARE(again.tls.enabled, e.tls.enabled);
+    }
+
     void givenErrorReplies_whenClassified_thenKindAndAdvice_data()
     {
         QTest::addColumn<QString>("reply");

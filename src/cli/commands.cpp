@@ -70,11 +70,31 @@ public:
     void addTopic() { add("topic", "Kafka topic.", "name", "user-activity"); }
     void addRedis()
     {
-        add("redis", "Redis server.", "host:port", "127.0.0.1:6379");
+        add("redis",
+            "Redis server: host:port, or a URL redis://[user@]host[:port][/db] (rediss:// for "
+            "TLS). Never put a password in it: use PULSEBOARD_REDIS_PASSWORD.",
+            "address", "127.0.0.1:6379");
         add("redis-password",
-            "Redis password (or set PULSEBOARD_REDIS_PASSWORD to keep it out of ps).", "password");
+            "Redis password; it shows in ps: prefer the PULSEBOARD_REDIS_PASSWORD environment "
+            "variable.",
+            "password");
         add("redis-user", "Redis ACL user name (Redis 6+).", "name");
         add("redis-db", "Redis database number.", "n", "0");
+        add("redis-tls", "Talk TLS to Redis (as rediss:// does) at a host:port address.");
+        add("redis-tls-ca",
+            "CA certificate(s) (PEM) that signed the Redis server's certificate (default: the "
+            "system CA store).",
+            "file");
+        add("redis-tls-cert", "Client certificate (PEM), for a server with tls-auth-clients.",
+            "file");
+        add("redis-tls-key", "Private key (PEM, unencrypted) of --redis-tls-cert.", "file");
+        add("redis-tls-server-name",
+            "Name to expect in the server's certificate, and to send as SNI (default: the "
+            "host).",
+            "name");
+        add("redis-tls-insecure",
+            "Do not verify the server's certificate or name (testing only: anyone in between "
+            "can read and change the traffic).");
         add("namespace", "Prefix of Pulseboard's Redis keys.", "ns", "pulseboard");
     }
 
@@ -153,8 +173,40 @@ public:
         endpoint.password = isSet("redis-password")
                                 ? str(value("redis-password"))
                                 : str(qEnvironmentVariable("PULSEBOARD_REDIS_PASSWORD"));
-        endpoint.username = str(value("redis-user"));
-        endpoint.database = static_cast<int>(integer("redis-db", 0, 1'000'000));
+        // A URL may name the user and database; the flags may too, but not differently.
+        const auto user = str(value("redis-user"));
+        if (isSet("redis-user") && !endpoint.username.empty() && user != endpoint.username)
+            throw UsageError{"--redis-user '" + user + "' contradicts the user in --redis"};
+        if (isSet("redis-user"))
+            endpoint.username = user;
+        if (isSet("redis-db")) {
+            const auto db = static_cast<int>(integer("redis-db", 0, 1'000'000));
+            if (endpoint.database != 0 && db != endpoint.database)
+                throw UsageError{"--redis-db " + std::to_string(db) +
+                                 " contradicts the database in --redis"};
+            endpoint.database = db;
+        }
+        auto &tls = endpoint.tls;
+        tls.enabled = tls.enabled || isSet("redis-tls");
+        tls.caFile = str(value("redis-tls-ca"));
+        tls.certFile = str(value("redis-tls-cert"));
+        tls.keyFile = str(value("redis-tls-key"));
+        tls.serverName = str(value("redis-tls-server-name"));
+        tls.insecure = isSet("redis-tls-insecure");
+        const bool tlsDetails = !tls.caFile.empty() || !tls.certFile.empty() ||
+                                !tls.keyFile.empty() || !tls.serverName.empty() || tls.insecure;
+        if (tlsDetails && !tls.enabled)
+            throw UsageError{"--redis-tls-* flags need TLS: use a rediss:// address or add "
+                             "--redis-tls"};
+        if (tls.certFile.empty() != tls.keyFile.empty())
+            throw UsageError{"--redis-tls-cert and --redis-tls-key go together"};
+        if (tls.insecure) {
+            static std::atomic<bool> warned{false}; // redis() may be called more than once
+            if (!warned.exchange(true))
+                std::fputs("warning: --redis-tls-insecure: the Redis server's certificate is not "
+                           "verified; anyone in between can read and change the traffic\n",
+                           stderr);
+        }
         return endpoint;
     }
 

@@ -14,10 +14,19 @@ void AppSettings::save(QSettings &s) const
     s.setValue("kafka/group", group);
     s.setValue("kafka/saslMechanism", saslMechanism);
     s.setValue("kafka/saslUsername", saslUsername);
+    s.setValue("kafka/ssl", kafkaSsl);
     s.setValue("kafka/sslCaFile", sslCaFile);
+    s.setValue("kafka/sslCertFile", sslCertFile);
+    s.setValue("kafka/sslKeyFile", sslKeyFile);
     s.setValue("redis/host", redisHost);
     s.setValue("redis/port", redisPort);
+    s.setValue("redis/username", redisUsername);
     s.setValue("redis/database", redisDatabase);
+    s.setValue("redis/tls", redisTls);
+    s.setValue("redis/tlsCaFile", redisTlsCaFile);
+    s.setValue("redis/tlsCertFile", redisTlsCertFile);
+    s.setValue("redis/tlsKeyFile", redisTlsKeyFile);
+    s.setValue("redis/tlsVerify", redisTlsVerify);
     s.setValue("stats/windowSeconds", windowSeconds);
     s.setValue("stats/refreshMs", refreshMs);
     s.setValue("pipeline/aggregatorThreads", aggregatorThreads);
@@ -36,9 +45,19 @@ AppSettings AppSettings::load(const QSettings &s)
     a.saslMechanism = s.value("kafka/saslMechanism", d.saslMechanism).toString();
     a.saslUsername = s.value("kafka/saslUsername", d.saslUsername).toString();
     a.sslCaFile = s.value("kafka/sslCaFile", d.sslCaFile).toString();
+    // Settings from before the SSL switch: a CA file meant SSL.
+    a.kafkaSsl = s.value("kafka/ssl", !a.sslCaFile.isEmpty()).toBool();
+    a.sslCertFile = s.value("kafka/sslCertFile", d.sslCertFile).toString();
+    a.sslKeyFile = s.value("kafka/sslKeyFile", d.sslKeyFile).toString();
     a.redisHost = s.value("redis/host", d.redisHost).toString();
     a.redisPort = s.value("redis/port", d.redisPort).toInt();
+    a.redisUsername = s.value("redis/username", d.redisUsername).toString();
     a.redisDatabase = s.value("redis/database", d.redisDatabase).toInt();
+    a.redisTls = s.value("redis/tls", d.redisTls).toBool();
+    a.redisTlsCaFile = s.value("redis/tlsCaFile", d.redisTlsCaFile).toString();
+    a.redisTlsCertFile = s.value("redis/tlsCertFile", d.redisTlsCertFile).toString();
+    a.redisTlsKeyFile = s.value("redis/tlsKeyFile", d.redisTlsKeyFile).toString();
+    a.redisTlsVerify = s.value("redis/tlsVerify", d.redisTlsVerify).toBool();
     a.windowSeconds = s.value("stats/windowSeconds", d.windowSeconds).toInt();
     a.refreshMs = s.value("stats/refreshMs", d.refreshMs).toInt();
     a.aggregatorThreads = s.value("pipeline/aggregatorThreads", d.aggregatorThreads).toInt();
@@ -51,17 +70,21 @@ kafka::KafkaSettings AppSettings::kafkaSettings() const
     kafka::KafkaSettings k;
     k.brokers = kafkaBrokers.trimmed().toStdString();
     const bool sasl = !saslMechanism.isEmpty();
-    const bool ssl = !sslCaFile.isEmpty();
-    if (sasl || ssl)
+    if (sasl || kafkaSsl)
         k.properties.emplace_back("security.protocol",
-                                  sasl ? (ssl ? "SASL_SSL" : "SASL_PLAINTEXT") : "SSL");
+                                  sasl ? (kafkaSsl ? "SASL_SSL" : "SASL_PLAINTEXT") : "SSL");
     if (sasl) {
         k.properties.emplace_back("sasl.mechanism", saslMechanism.toStdString());
         k.properties.emplace_back("sasl.username", saslUsername.toStdString());
         k.properties.emplace_back("sasl.password", saslPassword.toStdString());
     }
-    if (ssl)
+    // Without ssl.ca.location librdkafka verifies against OpenSSL's default (system) store.
+    if (kafkaSsl && !sslCaFile.isEmpty())
         k.properties.emplace_back("ssl.ca.location", sslCaFile.toStdString());
+    if (kafkaSsl && !sslCertFile.isEmpty()) {
+        k.properties.emplace_back("ssl.certificate.location", sslCertFile.toStdString());
+        k.properties.emplace_back("ssl.key.location", sslKeyFile.toStdString());
+    }
     return k;
 }
 
@@ -70,8 +93,16 @@ redis::Endpoint AppSettings::redisEndpoint() const
     redis::Endpoint e;
     e.host = redisHost.trimmed().toStdString();
     e.port = redisPort;
+    e.username = redisUsername.trimmed().toStdString();
     e.password = redisPassword.toStdString();
     e.database = redisDatabase;
+    e.tls.enabled = redisTls;
+    if (redisTls) {
+        e.tls.caFile = redisTlsCaFile.toStdString();
+        e.tls.certFile = redisTlsCertFile.toStdString();
+        e.tls.keyFile = redisTlsKeyFile.toStdString();
+        e.tls.insecure = !redisTlsVerify;
+    }
     return e;
 }
 
@@ -116,6 +147,37 @@ QString checkTopic(const QString &topic)
     return {};
 }
 
+namespace {
+
+// The CA, certificate and key files of one TLS set-up: readable, and the certificate with
+// its key. While TLS is off they are kept but unused (the pane greys them out).
+template <typename Add>
+void checkTlsFiles(bool on, const QString &ca, const QString &cert, const QString &key,
+                   const char *caField, const char *certField, const char *keyField, const Add &add)
+{
+    const auto unreadable = [](const QString &file) {
+        return !file.isEmpty() && !QFileInfo(file).isReadable();
+    };
+    if (!on)
+        return;
+    if (unreadable(ca))
+        add(caField, QObject::tr("Cannot read “%1”: choose a CA certificate file (PEM), or "
+                                 "leave it empty for the system CA store.")
+                         .arg(ca));
+    if (unreadable(cert))
+        add(certField,
+            QObject::tr("Cannot read “%1”: choose a client certificate file (PEM).").arg(cert));
+    else if (cert.isEmpty() && !key.isEmpty())
+        add(certField, QObject::tr("A client key needs its certificate."));
+    if (unreadable(key))
+        add(keyField,
+            QObject::tr("Cannot read “%1”: choose the client's private key file (PEM).").arg(key));
+    else if (key.isEmpty() && !cert.isEmpty())
+        add(keyField, QObject::tr("A client certificate needs its private key."));
+}
+
+} // namespace
+
 std::vector<FieldError> validate(const AppSettings &a)
 {
     std::vector<FieldError> errors;
@@ -137,11 +199,14 @@ std::vector<FieldError> validate(const AppSettings &a)
         add("kafka/saslMechanism", QObject::tr("Choose PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512."));
     if (!a.saslMechanism.isEmpty() && a.saslUsername.trimmed().isEmpty())
         add("kafka/saslUsername", QObject::tr("SASL needs a user name."));
-    if (!a.sslCaFile.isEmpty() && !QFileInfo(a.sslCaFile).isReadable())
-        add("kafka/sslCaFile",
-            QObject::tr("Cannot read “%1”: choose a CA certificate file (PEM).").arg(a.sslCaFile));
+    checkTlsFiles(a.kafkaSsl, a.sslCaFile, a.sslCertFile, a.sslKeyFile, "kafka/sslCaFile",
+                  "kafka/sslCertFile", "kafka/sslKeyFile", add);
+    if (a.redisUsername.trimmed().contains(QRegularExpression(R"(\s)")))
+        add("redis/username", QObject::tr("A Redis user name has no spaces."));
     if (a.redisDatabase < 0 || a.redisDatabase > 15)
         add("redis/database", QObject::tr("The database number must be from 0 to 15."));
+    checkTlsFiles(a.redisTls, a.redisTlsCaFile, a.redisTlsCertFile, a.redisTlsKeyFile,
+                  "redis/tlsCaFile", "redis/tlsCertFile", "redis/tlsKeyFile", add);
     if (a.windowSeconds < 10 || a.windowSeconds > 3600)
         add("stats/windowSeconds", QObject::tr("The window must be from 10 s to 60 min."));
     if (a.refreshMs < 200 || a.refreshMs > 60'000)

@@ -26,13 +26,22 @@ struct AppSettings {
     QString group = "pulseboard-aggregator";
     QString saslMechanism; // empty: no SASL; PLAIN, SCRAM-SHA-256, SCRAM-SHA-512
     QString saslUsername;
-    QString saslPassword; // never persisted in QSettings
-    QString sslCaFile;    // non-empty: SSL (with SASL: SASL_SSL)
+    QString saslPassword;  // never persisted in QSettings
+    bool kafkaSsl = false; // SSL (with SASL: SASL_SSL)
+    QString sslCaFile;     // empty: the system CA store
+    QString sslCertFile;   // client certificate (PEM); empty: none
+    QString sslKeyFile;    // its private key (PEM)
 
     QString redisHost = "127.0.0.1";
     int redisPort = 6379;
+    QString redisUsername; // Redis 6 ACL user; empty: "default"
     QString redisPassword; // never persisted in QSettings
     int redisDatabase = 0;
+    bool redisTls = false;
+    QString redisTlsCaFile; // empty: the system CA store
+    QString redisTlsCertFile;
+    QString redisTlsKeyFile;
+    bool redisTlsVerify = true; // chain and host name
 
     int windowSeconds = 300; // active-user window
     int refreshMs = 1000;    // stats refresh interval

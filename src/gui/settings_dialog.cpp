@@ -5,6 +5,7 @@
 #include "kafka/kafka_client.h"
 #include "redis/redis_connection.h"
 
+#include <QCheckBox>
 #include <QFileDialog>
 #include <QLabel>
 #include <QPointer>
@@ -27,9 +28,15 @@ SettingsDialog::SettingsDialog(const AppSettings &s, QWidget *parent)
         {"kafka/saslMechanism", ui_->errorSaslMechanism},
         {"kafka/saslUsername", ui_->errorSaslUsername},
         {"kafka/sslCaFile", ui_->errorSslCaFile},
+        {"kafka/sslCertFile", ui_->errorSslCertFile},
+        {"kafka/sslKeyFile", ui_->errorSslKeyFile},
         {"redis/host", ui_->errorRedisHost},
         {"redis/port", ui_->errorRedisPort},
+        {"redis/username", ui_->errorRedisUsername},
         {"redis/database", ui_->errorRedisDatabase},
+        {"redis/tlsCaFile", ui_->errorRedisTlsCaFile},
+        {"redis/tlsCertFile", ui_->errorRedisTlsCertFile},
+        {"redis/tlsKeyFile", ui_->errorRedisTlsKeyFile},
         {"stats/windowSeconds", ui_->errorWindowSeconds},
         {"stats/refreshMs", ui_->errorRefreshMs},
         {"pipeline/aggregatorThreads", ui_->errorAggregatorThreads},
@@ -44,11 +51,20 @@ SettingsDialog::SettingsDialog(const AppSettings &s, QWidget *parent)
         0, ui_->saslMechanism->findText(s.saslMechanism.isEmpty() ? tr("none") : s.saslMechanism)));
     ui_->saslUsername->setText(s.saslUsername);
     ui_->saslPassword->setText(s.saslPassword);
+    ui_->kafkaSsl->setChecked(s.kafkaSsl);
     ui_->sslCaFile->setText(s.sslCaFile);
+    ui_->sslCertFile->setText(s.sslCertFile);
+    ui_->sslKeyFile->setText(s.sslKeyFile);
     ui_->redisHost->setText(s.redisHost);
     ui_->redisPort->setValue(s.redisPort);
+    ui_->redisUsername->setText(s.redisUsername);
     ui_->redisPassword->setText(s.redisPassword);
     ui_->redisDatabase->setValue(s.redisDatabase);
+    ui_->redisTls->setChecked(s.redisTls);
+    ui_->redisTlsCaFile->setText(s.redisTlsCaFile);
+    ui_->redisTlsCertFile->setText(s.redisTlsCertFile);
+    ui_->redisTlsKeyFile->setText(s.redisTlsKeyFile);
+    ui_->redisTlsVerify->setChecked(s.redisTlsVerify);
     ui_->windowSeconds->setValue(s.windowSeconds);
     ui_->refreshMs->setValue(s.refreshMs);
     ui_->aggregatorThreads->setValue(s.aggregatorThreads);
@@ -60,13 +76,28 @@ SettingsDialog::SettingsDialog(const AppSettings &s, QWidget *parent)
         connect(spin, &QSpinBox::valueChanged, this, &SettingsDialog::revalidate);
     connect(ui_->saslMechanism, &QComboBox::currentIndexChanged, this, &SettingsDialog::revalidate);
     connect(ui_->modeEmbedded, &QRadioButton::toggled, this, &SettingsDialog::revalidate);
-    connect(ui_->browseSslCaFile, &QPushButton::clicked, this, [this] {
-        const auto file = QFileDialog::getOpenFileName(
-            this, tr("CA certificate of the Kafka brokers"), ui_->sslCaFile->text(),
-            tr("Certificates (*.pem *.crt *.cer);;All files (*)"));
-        if (!file.isEmpty())
-            ui_->sslCaFile->setText(file);
-    });
+    for (auto *box : {ui_->kafkaSsl, ui_->redisTls, ui_->redisTlsVerify})
+        connect(box, &QCheckBox::toggled, this, &SettingsDialog::revalidate);
+    const auto picker = [this](QPushButton *button, QLineEdit *edit, const QString &title,
+                               const QString &filter) {
+        connect(button, &QPushButton::clicked, this, [this, edit, title, filter] {
+            const auto file = QFileDialog::getOpenFileName(this, title, edit->text(), filter);
+            if (!file.isEmpty())
+                edit->setText(file);
+        });
+    };
+    const auto certificates = tr("Certificates (*.pem *.crt *.cer);;All files (*)");
+    const auto keys = tr("Keys (*.pem *.key);;All files (*)");
+    picker(ui_->browseSslCaFile, ui_->sslCaFile, tr("CA certificate of the Kafka brokers"),
+           certificates);
+    picker(ui_->browseSslCertFile, ui_->sslCertFile, tr("Client certificate for Kafka"),
+           certificates);
+    picker(ui_->browseSslKeyFile, ui_->sslKeyFile, tr("Client key for Kafka"), keys);
+    picker(ui_->browseRedisTlsCaFile, ui_->redisTlsCaFile, tr("CA certificate of the Redis server"),
+           certificates);
+    picker(ui_->browseRedisTlsCertFile, ui_->redisTlsCertFile, tr("Client certificate for Redis"),
+           certificates);
+    picker(ui_->browseRedisTlsKeyFile, ui_->redisTlsKeyFile, tr("Client key for Redis"), keys);
     connect(ui_->testKafka, &QPushButton::clicked, this, &SettingsDialog::testKafka);
     connect(ui_->testRedis, &QPushButton::clicked, this, &SettingsDialog::testRedis);
     connect(ui_->buttons, &QDialogButtonBox::accepted, this, &QDialog::accept);
@@ -87,11 +118,20 @@ AppSettings SettingsDialog::settings() const
         ui_->saslMechanism->currentIndex() == 0 ? QString() : ui_->saslMechanism->currentText();
     s.saslUsername = ui_->saslUsername->text();
     s.saslPassword = ui_->saslPassword->text();
+    s.kafkaSsl = ui_->kafkaSsl->isChecked();
     s.sslCaFile = ui_->sslCaFile->text().trimmed();
+    s.sslCertFile = ui_->sslCertFile->text().trimmed();
+    s.sslKeyFile = ui_->sslKeyFile->text().trimmed();
     s.redisHost = ui_->redisHost->text().trimmed();
     s.redisPort = ui_->redisPort->value();
+    s.redisUsername = ui_->redisUsername->text().trimmed();
     s.redisPassword = ui_->redisPassword->text();
     s.redisDatabase = ui_->redisDatabase->value();
+    s.redisTls = ui_->redisTls->isChecked();
+    s.redisTlsCaFile = ui_->redisTlsCaFile->text().trimmed();
+    s.redisTlsCertFile = ui_->redisTlsCertFile->text().trimmed();
+    s.redisTlsKeyFile = ui_->redisTlsKeyFile->text().trimmed();
+    s.redisTlsVerify = ui_->redisTlsVerify->isChecked();
     s.windowSeconds = ui_->windowSeconds->value();
     s.refreshMs = ui_->refreshMs->value();
     s.aggregatorThreads = ui_->aggregatorThreads->value();
@@ -109,6 +149,18 @@ void SettingsDialog::revalidate()
     for (auto *w : std::initializer_list<QWidget *>{ui_->kafkaBrokers, ui_->redisHost,
                                                     ui_->redisPort, ui_->testKafka, ui_->testRedis})
         w->setEnabled(external);
+    // The files of a TLS set-up that is off are kept, greyed out, and not used.
+    const bool kafkaSsl = ui_->kafkaSsl->isChecked();
+    for (auto *w : std::initializer_list<QWidget *>{ui_->sslCaFile, ui_->browseSslCaFile,
+                                                    ui_->sslCertFile, ui_->browseSslCertFile,
+                                                    ui_->sslKeyFile, ui_->browseSslKeyFile})
+        w->setEnabled(kafkaSsl);
+    const bool redisTls = ui_->redisTls->isChecked();
+    for (auto *w : std::initializer_list<QWidget *>{
+             ui_->redisTlsCaFile, ui_->browseRedisTlsCaFile, ui_->redisTlsCertFile,
+             ui_->browseRedisTlsCertFile, ui_->redisTlsKeyFile, ui_->browseRedisTlsKeyFile,
+             ui_->redisTlsVerify})
+        w->setEnabled(redisTls);
     for (const auto &error : validate(settings())) {
         if (auto *label = errorLabels_.value(error.field)) {
             label->setText(error.message);
@@ -181,8 +233,12 @@ void SettingsDialog::testRedis()
             redis::Connection c(endpoint, {std::chrono::seconds(3), std::chrono::seconds(2)});
             c.connect(); // AUTH, SELECT and PING
             ok = true;
-            message =
-                tr("Redis at %1 answered PONG.").arg(QString::fromStdString(endpoint.toString()));
+            message = tr("Redis at %1 answered PONG%2.")
+                          .arg(QString::fromStdString(endpoint.toString()),
+                               !endpoint.tls.enabled ? QString()
+                               : endpoint.tls.insecure
+                                   ? tr(" over TLS, but the server was NOT verified")
+                                   : tr(" over TLS (certificate and host name verified)"));
         } catch (const std::exception &e) {
             message = QString::fromUtf8(e.what());
         }

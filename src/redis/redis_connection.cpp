@@ -1,33 +1,22 @@
 #include "redis_connection.h"
 
 #include "redis_error.h"
+#include "redis_transport.h"
 
 #include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <csignal>
-#include <ctime>
-#include <poll.h>
-#include <sys/time.h>
 
 namespace pb::redis {
 
 namespace {
 
-// Never zero: hiredis reads a zero timeout as "wait forever".
+// Never zero: poll(2) with 0 would fail every wait at once.
 std::chrono::milliseconds atLeastOneMs(std::chrono::milliseconds ms)
 {
     return ms.count() < 1 ? std::chrono::milliseconds(1) : ms;
-}
-
-timeval toTimeval(std::chrono::milliseconds ms)
-{
-    ms = atLeastOneMs(ms);
-    timeval tv{};
-    tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
-    tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
-    return tv;
 }
 
 std::string msText(std::chrono::milliseconds ms)
@@ -35,26 +24,24 @@ std::string msText(std::chrono::milliseconds ms)
     return std::to_string(atLeastOneMs(ms).count()) + " ms";
 }
 
-// hiredis 0.14 has no argv form that takes a std::string; build pointer + length arrays.
-std::vector<const char *> argvOf(const Command &args, std::vector<std::size_t> &lengths)
+// One command in RESP, encoded by hiredis (binary safe).
+std::string format(const Command &args)
 {
     std::vector<const char *> argv;
+    std::vector<std::size_t> lengths;
     argv.reserve(args.size());
-    lengths.clear();
     lengths.reserve(args.size());
     for (const auto &a : args) {
         argv.push_back(a.data());
         lengths.push_back(a.size());
     }
-    return argv;
-}
-
-bool timedOut(const redisContext *ctx)
-{
-    const std::string_view text = ctx->errstr;
-    return ctx->err == REDIS_ERR_IO &&
-           (text.find("timed out") != std::string_view::npos ||
-            text.find("temporarily unavailable") != std::string_view::npos);
+    char *raw = nullptr;
+    const int length =
+        redisFormatCommandArgv(&raw, static_cast<int>(argv.size()), argv.data(), lengths.data());
+    const FormattedCommandPtr text(raw);
+    if (length < 0 || !text)
+        throw Error(ErrorKind::Retriable, "out of memory encoding a Redis command");
+    return {text.get(), static_cast<std::size_t>(length)};
 }
 
 Error withNote(const Error &error, const std::string &note)
@@ -62,10 +49,11 @@ Error withNote(const Error &error, const std::string &note)
     return {error.kind(), error.what() + note};
 }
 
-// hiredis 0.14 writes with write(2), which raises SIGPIPE when the server has gone away, and
-// nothing in the process ignores SIGPIPE. While a guard lives, SIGPIPE is blocked in this
-// thread; one raised meanwhile is taken off the pending set so the write just fails with EPIPE
-// and becomes a Retriable error. Nests: an inner guard finds SIGPIPE blocked and does nothing.
+// OpenSSL writes with write(2), which raises SIGPIPE when the server has gone away, and
+// nothing in the process ignores SIGPIPE (plain TCP uses send(MSG_NOSIGNAL)). While a guard
+// lives, SIGPIPE is blocked in this thread; one raised meanwhile is taken off the pending set so
+// the write just fails with EPIPE and becomes a Retriable error. Nests: an inner guard finds
+// SIGPIPE blocked and does nothing.
 class SigpipeGuard {
 public:
     SigpipeGuard()
@@ -128,27 +116,28 @@ std::string_view textOf(const redisReply *reply)
 
 std::string Endpoint::toString() const
 {
-    if (host.find(':') != std::string::npos)
-        return "[" + host + "]:" + std::to_string(port);
-    return host + ":" + std::to_string(port);
+    const auto hostPort = host.find(':') != std::string::npos
+                              ? "[" + host + "]:" + std::to_string(port)
+                              : host + ":" + std::to_string(port);
+    return tls.enabled ? "rediss://" + hostPort : hostPort;
 }
 
-Endpoint parseEndpoint(std::string_view text)
+namespace {
+
+const char *const kAddressForms =
+    "expected host:port, host, :port, [ipv6]:port or redis[s]://[user@]host[:port][/db], e.g. "
+    "127.0.0.1:6379";
+
+// host:port, host, :port, [v6]:port; `shown` is what error messages quote.
+Endpoint parseHostPort(std::string_view text, const std::string &shown)
 {
     const auto bad = [&](const std::string &why) {
         return Error(ErrorKind::Fatal,
-                     "bad Redis address '" + std::string(text) + "' (" + why +
-                         "): expected host:port, host, :port or [ipv6]:port, e.g. 127.0.0.1:6379");
+                     "bad Redis address '" + shown + "' (" + why + "): " + kAddressForms);
     };
-    if (text.empty())
-        throw bad("empty");
-    for (const char c : text)
-        if (std::isspace(static_cast<unsigned char>(c)) ||
-            std::iscntrl(static_cast<unsigned char>(c)))
-            throw bad("contains a space or control character");
     std::string_view host = text;
     std::string_view port;
-    if (text.front() == '[') {
+    if (!text.empty() && text.front() == '[') {
         const auto close = text.find(']');
         if (close == std::string_view::npos)
             throw bad("unclosed [");
@@ -183,6 +172,90 @@ Endpoint parseEndpoint(std::string_view text)
     return e;
 }
 
+// redis://[user@]host[:port][/db] and rediss://... as redis-cli -u takes them.
+Endpoint parseUrl(std::string_view text, std::string_view scheme)
+{
+    auto rest = text.substr(scheme.size() + 3);
+    const auto slash = rest.find('/');
+    const auto authority = rest.substr(0, slash);
+    const auto path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+    std::string_view user;
+    std::string_view hostPort = authority;
+    if (const auto at = authority.rfind('@'); at != std::string_view::npos) {
+        user = authority.substr(0, at);
+        hostPort = authority.substr(at + 1);
+        // Never echo the URL: it holds the password.
+        if (user.find(':') != std::string_view::npos)
+            throw Error(ErrorKind::Fatal,
+                        "a password in the Redis URL is refused (it would show in ps and the "
+                        "shell history): write " +
+                            std::string(scheme) + "://" +
+                            std::string(user.substr(0, user.find(':'))) +
+                            (user.find(':') ? "@" : "") + std::string(hostPort) +
+                            (slash == std::string_view::npos ? "" : "/" + std::string(path)) +
+                            " and set the PULSEBOARD_REDIS_PASSWORD environment variable");
+    }
+    const std::string shown(text);
+    const auto bad = [&](const std::string &why) {
+        return Error(ErrorKind::Fatal,
+                     "bad Redis address '" + shown + "' (" + why + "): " + kAddressForms);
+    };
+    if (hostPort.empty())
+        throw bad("no host");
+    if (rest.find_first_of("?#") != std::string_view::npos)
+        throw bad("query and fragment parameters are not supported");
+    if (user.find('@') != std::string_view::npos)
+        throw bad("more than one @");
+    auto e = parseHostPort(hostPort, shown);
+    e.username = std::string(user);
+    if (!path.empty()) {
+        int db = -1;
+        const auto [ptr, ec] = std::from_chars(path.data(), path.data() + path.size(), db);
+        if (ec != std::errc() || ptr != path.data() + path.size() || db < 0)
+            throw bad("the path must be a database number, not '/" + std::string(path) + "'");
+        e.database = db;
+    }
+    e.tls.enabled = scheme == "rediss";
+    return e;
+}
+
+} // namespace
+
+Endpoint parseEndpoint(std::string_view text)
+{
+    // Checked before anything quotes the text: a URL may carry a password.
+    const auto schemeEnd = text.find("://");
+    if (schemeEnd != std::string_view::npos) {
+        const auto scheme = text.substr(0, schemeEnd);
+        for (const char c : text)
+            if (std::isspace(static_cast<unsigned char>(c)) ||
+                std::iscntrl(static_cast<unsigned char>(c)))
+                throw Error(ErrorKind::Fatal, "bad Redis URL (it contains a space or control "
+                                              "character): " +
+                                                  std::string(kAddressForms));
+        if (scheme != "redis" && scheme != "rediss")
+            throw Error(ErrorKind::Fatal, "bad Redis address: unknown scheme '" +
+                                              std::string(scheme) + "://' (" + kAddressForms +
+                                              "; unix sockets are not supported)");
+        return parseUrl(text, scheme);
+    }
+    const std::string shown(text);
+    if (text.empty())
+        throw Error(ErrorKind::Fatal,
+                    "bad Redis address '' (empty): " + std::string(kAddressForms));
+    for (const char c : text)
+        if (std::isspace(static_cast<unsigned char>(c)) ||
+            std::iscntrl(static_cast<unsigned char>(c)))
+            throw Error(ErrorKind::Fatal,
+                        "bad Redis address '" + shown +
+                            "' (contains a space or control character): " + kAddressForms);
+    if (text.find('@') != std::string_view::npos || text.find('/') != std::string_view::npos)
+        throw Error(ErrorKind::Fatal,
+                    "bad Redis address '" + shown +
+                        "' (a user or database needs the URL form): " + kAddressForms);
+    return parseHostPort(text, shown);
+}
+
 Connection::Connection(Endpoint endpoint, ConnectionOptions options)
     : endpoint_(std::move(endpoint))
     , options_(options)
@@ -195,41 +268,62 @@ Connection::~Connection() = default;
 
 bool Connection::connected() const
 {
-    return context_ != nullptr;
+    return transport_ != nullptr;
 }
 
 void Connection::disconnect()
 {
-    context_.reset();
+    transport_.reset();
+    reader_.reset();
 }
 
 void Connection::connect()
 {
-    context_.reset();
+    disconnect();
     const auto where = endpoint_.toString();
-    // A fresh context every time: hiredis 0.14's redisReconnect forgets the command timeout,
-    // and a socket without SO_RCVTIMEO/SO_SNDTIMEO can block forever.
-    ContextPtr ctx(redisConnectWithTimeout(endpoint_.host.c_str(), endpoint_.port,
-                                           toTimeval(options_.connectTimeout)));
-    if (!ctx || ctx->err) {
-        auto error = errorFromContext(ctx.get(), where);
-        if (ctx && timedOut(ctx.get()))
-            error =
-                withNote(error, ": no connection within the " + msText(options_.connectTimeout) +
-                                    " connect timeout; check --redis host:port and any "
-                                    "firewall in between");
-        throw error;
+    if (endpoint_.tls.enabled && !tls_)
+        tls_ = std::make_unique<TlsContext>(endpoint_.tls); // Fatal on a bad file
+    SigpipeGuard guard;
+    auto transport = std::make_unique<Transport>();
+    if (!transport->open(endpoint_, tls_.get(), atLeastOneMs(options_.connectTimeout))) {
+        const auto failure = transport->failure();
+        const auto &text = transport->failureText();
+        if (failure == TransportFailure::Tls)
+            throw errorFromTls(text, where);
+        if (failure == TransportFailure::Timeout) {
+            const std::string note = ": no connection within the " +
+                                     msText(options_.connectTimeout) + " connect timeout";
+            if (transport->tls())
+                throw withNote(errorFromTls(text, where), note);
+            throw withNote(errorFromIo(REDIS_ERR_IO, text, where),
+                           note + "; check --redis host:port and any firewall in between");
+        }
+        throw errorFromIo(failure == TransportFailure::Resolve ? REDIS_ERR_OTHER
+                          : failure == TransportFailure::Eof   ? REDIS_ERR_EOF
+                                                               : REDIS_ERR_IO,
+                          text, where);
     }
-    // A failed setsockopt leaves ctx->err set, and hiredis then refuses every call: check both.
-    if (redisEnableKeepAlive(ctx.get()) != REDIS_OK ||
-        redisSetTimeout(ctx.get(), toTimeval(options_.commandTimeout)) != REDIS_OK)
-        throw errorFromContext(ctx.get(), where);
-    context_ = std::move(ctx);
+    ReaderPtr reader(redisReaderCreate());
+    if (!reader)
+        throw errorFromIo(REDIS_ERR_OOM, "Out of memory", where);
+    transport_ = std::move(transport);
+    reader_ = std::move(reader);
 
+    struct Handshaking {
+        bool &flag;
+        explicit Handshaking(bool &f)
+            : flag(f)
+        {
+            flag = true;
+        }
+        ~Handshaking() { flag = false; }
+        Handshaking(const Handshaking &) = delete;
+        Handshaking &operator=(const Handshaking &) = delete;
+    } handshaking(handshaking_);
     const auto check = [&](const Command &cmd, const std::string &context) {
-        const auto reply = command(cmd); // throws (and drops the context) on I/O failure
+        const auto reply = command(cmd); // throws (and drops the connection) on I/O failure
         if (reply->type == REDIS_REPLY_ERROR) {
-            context_.reset();
+            disconnect();
             throw errorFromReply(textOf(reply.get()), context);
         }
     };
@@ -250,40 +344,80 @@ void Connection::connect()
 
 void Connection::ensureConnected()
 {
-    if (!context_)
+    if (!transport_)
         connect();
 }
 
 void Connection::failIo(const char *what)
 {
     const auto where = endpoint_.toString();
-    if (!context_)
+    if (!transport_)
         throw Error(ErrorKind::Retriable, "Redis at " + where + ": cannot " + what +
                                               ": the connection was lost; the next command "
                                               "reconnects");
-    auto error = errorFromContext(context_.get(), where);
-    if (context_->err == 0)
-        error = Error(ErrorKind::Retriable,
-                      "Redis at " + where + ": " + what + " failed for an unknown reason");
-    else if (timedOut(context_.get()))
-        error = withNote(error, ": no reply within the " + msText(options_.commandTimeout) +
-                                    " command timeout (a slow command, a stalled server or a "
-                                    "network problem); reconnecting");
-    context_.reset(); // whatever was in flight is lost: the next call starts afresh
-    throw error;
+    const auto failure = transport_->failure();
+    const auto text = transport_->failureText();
+    const bool tls = transport_->tls();
+    disconnect(); // whatever was in flight is lost: the next call starts afresh
+    switch (failure) {
+    case TransportFailure::Tls:
+        throw errorFromTls(text, where);
+    case TransportFailure::Timeout:
+        throw withNote(errorFromIo(REDIS_ERR_IO, text, where),
+                       ": no reply within the " + msText(options_.commandTimeout) +
+                           " command timeout (a slow command, a stalled server or a network "
+                           "problem); reconnecting");
+    case TransportFailure::Eof:
+    case TransportFailure::Io:
+        // A TLS port hangs up on the plain-text AUTH/PING without a word.
+        if (handshaking_ && !tls)
+            throw errorClosedBeforeAnswering(where);
+        throw errorFromIo(failure == TransportFailure::Eof ? REDIS_ERR_EOF : REDIS_ERR_IO, text,
+                          where);
+    case TransportFailure::Resolve:
+        throw errorFromIo(REDIS_ERR_OTHER, text, where);
+    case TransportFailure::None:
+        break;
+    }
+    throw Error(ErrorKind::Retriable,
+                "Redis at " + where + ": " + what + " failed for an unknown reason");
+}
+
+void Connection::writeOut(const std::string &bytes, const char *what)
+{
+    if (!transport_->write(bytes, atLeastOneMs(options_.commandTimeout)))
+        failIo(what);
+}
+
+ReplyPtr Connection::readReply(const char *what)
+{
+    for (;;) {
+        void *raw = nullptr;
+        if (redisReaderGetReply(reader_.get(), &raw) != REDIS_OK) {
+            const std::string text = reader_->errstr;
+            disconnect();
+            throw errorFromIo(REDIS_ERR_PROTOCOL, text, endpoint_.toString());
+        }
+        if (raw)
+            return ReplyPtr(static_cast<redisReply *>(raw));
+        char buffer[16 * 1024];
+        const auto n =
+            transport_->read(buffer, sizeof buffer, atLeastOneMs(options_.commandTimeout));
+        if (n == 0)
+            failIo(what);
+        if (redisReaderFeed(reader_.get(), buffer, n) != REDIS_OK) {
+            disconnect();
+            throw errorFromIo(REDIS_ERR_OOM, "Out of memory", endpoint_.toString());
+        }
+    }
 }
 
 ReplyPtr Connection::command(const Command &args)
 {
     ensureConnected();
     SigpipeGuard guard;
-    std::vector<std::size_t> lengths;
-    auto argv = argvOf(args, lengths);
-    ReplyPtr reply(static_cast<redisReply *>(redisCommandArgv(
-        context_.get(), static_cast<int>(argv.size()), argv.data(), lengths.data())));
-    if (!reply)
-        failIo("run a command");
-    return reply;
+    writeOut(format(args), "run a command");
+    return readReply("run a command");
 }
 
 std::vector<ReplyPtr> Connection::pipeline(const std::vector<Command> &commands)
@@ -293,21 +427,13 @@ std::vector<ReplyPtr> Connection::pipeline(const std::vector<Command> &commands)
         return replies;
     ensureConnected();
     SigpipeGuard guard;
-    std::vector<std::size_t> lengths;
-    for (const auto &c : commands) {
-        auto argv = argvOf(c, lengths);
-        if (redisAppendCommandArgv(context_.get(), static_cast<int>(argv.size()), argv.data(),
-                                   lengths.data()) != REDIS_OK)
-            failIo("queue a pipelined command");
-    }
+    std::string out;
+    for (const auto &c : commands)
+        out += format(c);
+    writeOut(out, "run a pipeline");
     replies.reserve(commands.size());
-    for (std::size_t i = 0; i < commands.size(); ++i) {
-        void *raw = nullptr;
-        // The first call writes the whole queue out, then each call reads one reply.
-        if (redisGetReply(context_.get(), &raw) != REDIS_OK || !raw)
-            failIo("run a pipeline");
-        replies.emplace_back(static_cast<redisReply *>(raw));
-    }
+    for (std::size_t i = 0; i < commands.size(); ++i)
+        replies.push_back(readReply("run a pipeline"));
     return replies;
 }
 
@@ -315,37 +441,25 @@ void Connection::send(const Command &args)
 {
     ensureConnected();
     SigpipeGuard guard;
-    std::vector<std::size_t> lengths;
-    auto argv = argvOf(args, lengths);
-    if (redisAppendCommandArgv(context_.get(), static_cast<int>(argv.size()), argv.data(),
-                               lengths.data()) != REDIS_OK)
-        failIo("queue a command");
-    int done = 0;
-    while (!done)
-        if (redisBufferWrite(context_.get(), &done) != REDIS_OK)
-            failIo("send a command");
+    writeOut(format(args), "send a command");
 }
 
 ReplyPtr Connection::receive()
 {
-    if (!context_)
+    if (!transport_)
         failIo("read a reply");
     SigpipeGuard guard;
-    void *raw = nullptr;
-    if (redisGetReply(context_.get(), &raw) != REDIS_OK || !raw)
-        failIo("read a reply");
-    return ReplyPtr(static_cast<redisReply *>(raw));
+    return readReply("read a reply");
 }
 
 bool Connection::replyReady() const
 {
-    if (!context_)
+    if (!transport_)
         return true; // receive() will say what went wrong at once
-    pollfd fd{context_->fd, POLLIN, 0};
-    const int ready = ::poll(&fd, 1, 0);
-    if (ready < 0)
-        return errno != EINTR; // a broken descriptor: let receive() report it
-    return ready > 0;
+    // Bytes the reader holds but has not turned into a reply yet (the rest may be on its way).
+    if (reader_->pos < reader_->len)
+        return true;
+    return transport_->readable();
 }
 
 std::int64_t replyInteger(const redisReply *reply)

@@ -40,17 +40,23 @@ std::string subject(std::string_view context)
 
 pb::Error errorFromContext(const redisContext *ctx, std::string_view endpoint)
 {
-    const std::string where = "Redis at " + std::string(endpoint);
     if (!ctx)
-        return {ErrorKind::Retriable, where + ": out of memory creating the connection"};
+        return {ErrorKind::Retriable,
+                "Redis at " + std::string(endpoint) + ": out of memory creating the connection"};
     // hiredis puts strerror()/gai_strerror() text in errstr; errno itself may have moved on.
-    const std::string text = ctx->errstr;
+    return errorFromIo(ctx->err, ctx->errstr, endpoint);
+}
+
+pb::Error errorFromIo(int err, std::string_view errstr, std::string_view endpoint)
+{
+    const std::string where = "Redis at " + std::string(endpoint);
+    const std::string text(errstr);
     if (contains(text, "not known") || contains(text, "name resolution") ||
         contains(text, "No address associated") || contains(text, "resolve"))
         // Retriable: a DNS blip looks the same as a typo, and retrying a typo is harmless.
         return {ErrorKind::Retriable, where + ": cannot resolve host (" + text +
                                           "): check the host name in --redis host:port"};
-    switch (ctx->err) {
+    switch (err) {
     case REDIS_ERR_EOF:
         return {ErrorKind::Retriable,
                 where + ": connection closed by the server (restarted, or it dropped an idle or "
@@ -70,13 +76,100 @@ pb::Error errorFromContext(const redisContext *ctx, std::string_view endpoint)
         return {ErrorKind::Retriable, where + ": I/O error: " + text};
     case REDIS_ERR_PROTOCOL:
         return {ErrorKind::Fatal, where + " does not speak the Redis protocol (" + text +
-                                      "): is --redis the right port, and is it plain TCP "
-                                      "(TLS is not supported)?"};
+                                      "): is --redis the right port? A TLS port needs "
+                                      "rediss:// (or --redis-tls)"};
     case REDIS_ERR_OOM:
         return {ErrorKind::Retriable, where + ": out of memory in the Redis client"};
     default:
         return {ErrorKind::Retriable, where + ": " + text};
     }
+}
+
+pb::Error errorFromTls(std::string_view text, std::string_view endpoint)
+{
+    const std::string where = "Redis at " + std::string(endpoint);
+    const std::string said = " [" + std::string(text) + "]";
+    // Verification: a setting to change, not a moment to wait for.
+    if (contains(text, "hostname mismatch") || contains(text, "IP address mismatch"))
+        return {ErrorKind::Fatal,
+                where +
+                    ": TLS certificate verify failed: the server's certificate is not "
+                    "issued for this host name; connect by a name it lists, or pass "
+                    "--redis-tls-server-name NAME" +
+                    said};
+    if (contains(text, "certificate verify failed"))
+        return {ErrorKind::Fatal,
+                where +
+                    ": TLS certificate verify failed: the server's certificate is not "
+                    "signed by a trusted CA; pass --redis-tls-ca FILE with the CA that "
+                    "signed it" +
+                    said};
+    // The server wants a client certificate: TLS 1.3 says "certificate required", 1.2 a
+    // handshake failure.
+    if (contains(text, "certificate required") || contains(text, "alert handshake failure") ||
+        contains(text, "peer did not return a certificate"))
+        return {ErrorKind::Fatal, where +
+                                      ": the server refused the TLS connection without a valid "
+                                      "client certificate (tls-auth-clients): pass "
+                                      "--redis-tls-cert FILE and --redis-tls-key FILE" +
+                                      said};
+    if (contains(text, "bad certificate") || contains(text, "unknown ca") ||
+        contains(text, "certificate expired") || contains(text, "certificate unknown"))
+        return {ErrorKind::Fatal,
+                where +
+                    ": the server rejected the client certificate: check --redis-tls-cert "
+                    "and --redis-tls-key against the server's tls-ca-cert-file" +
+                    said};
+    // Something that does not speak TLS answered the handshake, or answered nothing.
+    if (contains(text, "wrong version number") || contains(text, "packet length too long") ||
+        contains(text, "record layer failure") || contains(text, "unknown protocol") ||
+        contains(text, "http request"))
+        return {ErrorKind::Fatal,
+                where +
+                    ": the TLS handshake failed: the server does not speak TLS on this "
+                    "port; use redis:// (without --redis-tls) for a plain TCP port, or the "
+                    "server's tls-port" +
+                    said};
+    // Silence may be a stall as well as a plain TCP port waiting for a Redis command.
+    if (contains(text, "TLS handshake timed out"))
+        return {ErrorKind::Retriable,
+                where +
+                    ": no answer to the TLS handshake: if this is a plain TCP port, use "
+                    "redis:// (without --redis-tls)" +
+                    said};
+    if (contains(text, "unsupported protocol") || contains(text, "no protocols available"))
+        return {ErrorKind::Fatal,
+                where + ": the server offers no TLS version this client accepts (1.2 or newer)" +
+                    said};
+    return {ErrorKind::Retriable, where + ": TLS error" + said};
+}
+
+pb::Error errorClosedBeforeAnswering(std::string_view endpoint)
+{
+    return {ErrorKind::Retriable,
+            "Redis at " + std::string(endpoint) +
+                ": Redis closed the connection before answering; does it expect TLS? use "
+                "rediss://host:port (or --redis-tls)"};
+}
+
+pb::Error errorFromTlsSetup(std::string_view what, std::string_view file, std::string_view why)
+{
+    std::string flag;
+    if (contains(what, "CA file"))
+        flag = "--redis-tls-ca";
+    else if (contains(what, "certificate"))
+        flag = "--redis-tls-cert";
+    else if (contains(what, "key"))
+        flag = "--redis-tls-key";
+    std::string message = "Redis TLS: cannot " + std::string(what);
+    if (!file.empty())
+        message += " '" + std::string(file) + "'";
+    message += " (" + std::string(why.empty() ? "no reason given" : why) + ")";
+    if (!flag.empty())
+        message += ": check " + flag +
+                   (flag == "--redis-tls-key" ? " (a readable, unencrypted PEM key)"
+                                              : " (a readable PEM file)");
+    return {ErrorKind::Fatal, message};
 }
 
 pb::Error errorFromReply(std::string_view reply, std::string_view context)
