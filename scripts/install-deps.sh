@@ -8,7 +8,7 @@ packages=(
     qt6-base-dev qt6-charts-dev qt6-svg-dev libqt6opengl6-dev libgl-dev qtkeychain-qt6-dev
     librdkafka-dev libhiredis-dev libsimdjson-dev libssl-dev openssl
     redis-server
-    kcat python3 python3-kafka python3-redis
+    kcat python3 python3-kafka python3-redis docker-compose
     xvfb xauth
 )
 

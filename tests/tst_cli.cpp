@@ -8,6 +8,7 @@
 
 #include <QDateTime>
 #include <QElapsedTimer>
+#include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -229,6 +230,48 @@ private Q_SLOTS:
         const auto csv = QTemporaryDir().filePath("x"); // a directory gone: export must say so
         QCOMPARE(
             cli({"export", "--redis", redis_, "--namespace", "foreign", "--out", csv}).exitCode, 1);
+    }
+
+    void givenKafkaSecrets_whenGiven_thenNeverEchoedAndCodeFromFilesRefused()
+    {
+        const QString secret = "Hunter2-" + QString::number(QDateTime::currentMSecsSinceEpoch());
+        QTemporaryDir dir;
+        const auto write = [&](const QString &name, const QByteArray &text) {
+            QFile file(dir.filePath(name));
+            file.open(QIODevice::WriteOnly);
+            file.write(text);
+            file.close();
+            return file.fileName();
+        };
+        // A property without '=' may be a pasted password: not shown.
+        auto r = cli({"create-topic", "--brokers", brokers_, "--kafka-opt", secret});
+        QCOMPARE(r.exitCode, 2);
+        QVERIFY2(!r.err.contains(secret) && r.err.contains("key=value"), qPrintable(r.err));
+
+        // Code from a file only when allowed; the line is named, the value is not shown.
+        const auto risky =
+            write("risky.properties", "# a comment\n\nsasl.kerberos.kinit.cmd = touch " +
+                                          dir.filePath("pwned").toUtf8() + "\n");
+        r = cli({"create-topic", "--brokers", brokers_, "--kafka-config", risky});
+        QCOMPARE(r.exitCode, 2);
+        QVERIFY2(r.err.contains("line 3") && r.err.contains("--kafka-config-allow-code"),
+                 qPrintable(r.err));
+        QVERIFY(!QFile::exists(dir.filePath("pwned")));
+
+        // SASL PLAIN over plaintext, a password on the command line, a password file others can
+        // read: each warned about, the password in none of it.
+        const auto shared = write("shared.properties", "sasl.password=" + secret.toUtf8() + "\n");
+        QFile::setPermissions(shared, QFile::ReadOwner | QFile::WriteOwner | QFile::ReadOther);
+        r = cli({"create-topic", "--brokers", "127.0.0.1:1", "--kafka-config", shared,
+                 "--kafka-opt", "security.protocol=SASL_PLAINTEXT", "--kafka-opt",
+                 "sasl.mechanism=PLAIN", "--kafka-opt", "sasl.username=u", "--kafka-opt",
+                 "sasl.password=" + secret},
+                20000);
+        QVERIFY(r.exitCode != 0);
+        QVERIFY2(!r.err.contains(secret), qPrintable(r.err));
+        QVERIFY2(r.err.contains("chmod 600"), qPrintable(r.err));
+        QVERIFY2(r.err.contains("(ps)"), qPrintable(r.err));
+        QVERIFY2(r.err.contains("SASL PLAIN over plaintext"), qPrintable(r.err));
     }
 
     void givenTopicAdmin_whenTheTopicExists_thenThatIsSuccess()

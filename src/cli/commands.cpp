@@ -19,6 +19,7 @@
 #include <QJsonObject>
 #include <QSaveFile>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
@@ -64,8 +65,16 @@ public:
     {
         add("brokers", "Kafka bootstrap servers.", "host:port[,...]", "localhost:9092");
         add("kafka-opt",
-            "A librdkafka property passed through, e.g. security.protocol=SASL_SSL; repeatable.",
+            "A librdkafka property passed through, e.g. security.protocol=SASL_SSL; repeatable. "
+            "Not for secrets (ps shows them): use --kafka-config or PULSEBOARD_KAFKA_PASSWORD.",
             "key=value");
+        add("kafka-config",
+            "A librdkafka properties file (key=value lines, as kcat -F reads), e.g. with "
+            "sasl.username and sasl.password; --kafka-opt wins over it.",
+            "file");
+        add("kafka-config-allow-code",
+            "Let --kafka-config set properties that run programs or load code "
+            "(sasl.kerberos.kinit.cmd, plugin.library.paths, ssl.engine.location, ...).");
     }
     void addTopic() { add("topic", "Kafka topic.", "name", "user-activity"); }
     void addRedis()
@@ -152,13 +161,34 @@ public:
     {
         kafka::KafkaSettings settings;
         settings.brokers = str(value("brokers"));
-        for (const auto &property : parser_.values("kafka-opt")) {
-            try {
-                settings.properties.push_back(kafka::parseProperty(str(property)));
-            } catch (const Error &e) {
-                throw UsageError{e.what()};
+        std::vector<std::string> warnings;
+        try {
+            if (isSet("kafka-config"))
+                settings.properties = kafka::readPropertiesFile(
+                    str(value("kafka-config")), isSet("kafka-config-allow-code"), warnings);
+            for (const auto &property : parser_.values("kafka-opt")) {
+                auto parsed = kafka::parseProperty(str(property));
+                if (kafka::isSecretProperty(parsed.first))
+                    warnings.push_back("--kafka-opt " + parsed.first +
+                                       "=... shows the secret to every user of this machine "
+                                       "(ps); use --kafka-config FILE or "
+                                       "PULSEBOARD_KAFKA_PASSWORD");
+                settings.properties.push_back(std::move(parsed));
             }
+        } catch (const Error &e) {
+            throw UsageError{e.what()};
         }
+        const auto given = [&](std::string_view key) {
+            return std::any_of(settings.properties.begin(), settings.properties.end(),
+                               [&](const auto &p) { return p.first == key; });
+        };
+        if (const auto password = qEnvironmentVariable("PULSEBOARD_KAFKA_PASSWORD");
+            !password.isEmpty() && !given("sasl.password"))
+            settings.properties.emplace_back("sasl.password", str(password));
+        for (const auto &w : kafka::securityWarnings(settings))
+            warnings.push_back(w);
+        for (const auto &w : warnings)
+            std::fprintf(stderr, "warning: %s\n", visibleText(w).c_str());
         return settings;
     }
 

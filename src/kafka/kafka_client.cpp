@@ -1,6 +1,12 @@
 #include "kafka_client.h"
 
+#include <algorithm>
 #include <array>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sys/stat.h>
 
 namespace pb::kafka {
 
@@ -8,20 +14,53 @@ std::pair<std::string, std::string> parseProperty(std::string_view text)
 {
     const auto eq = text.find('=');
     if (eq == std::string_view::npos || eq == 0)
-        throw Error(ErrorKind::Fatal, "bad Kafka property '" + std::string(text) +
-                                          "': expected key=value, e.g. security.protocol=SASL_SSL");
+        throw Error(ErrorKind::Fatal, "bad Kafka property (" + std::to_string(text.size()) +
+                                          " characters, not shown): expected key=value, e.g. "
+                                          "security.protocol=SASL_SSL");
     return {std::string(text.substr(0, eq)), std::string(text.substr(eq + 1))};
+}
+
+bool isSecretProperty(std::string_view key)
+{
+    for (const std::string_view secret : {"password", "secret", "ssl.key.pem", "ssl.keystore",
+                                          "sasl.oauthbearer.config", "sasl.jaas"})
+        if (key.find(secret) != std::string_view::npos)
+            return true;
+    return false;
+}
+
+bool runsCode(std::string_view key)
+{
+    for (const std::string_view risky : {"sasl.kerberos.kinit.cmd", "plugin.library.paths",
+                                         "ssl.engine.location", "ssl.providers", "ssl.engine.id"})
+        if (key == risky)
+            return true;
+    return false;
 }
 
 namespace {
 
+std::string trimmed(std::string_view text)
+{
+    const auto first = text.find_first_not_of(" \t\r");
+    if (first == std::string_view::npos)
+        return {};
+    const auto last = text.find_last_not_of(" \t\r");
+    return std::string(text.substr(first, last - first + 1));
+}
+
 void setProperty(rd_kafka_conf_t *conf, const std::string &key, const std::string &value)
 {
     std::array<char, 512> errstr{};
-    if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), errstr.data(), errstr.size()) !=
+    if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), errstr.data(), errstr.size()) ==
         RD_KAFKA_CONF_OK)
-        throw Error(ErrorKind::Fatal,
-                    "Kafka setting " + key + " rejected: " + std::string(errstr.data()));
+        return;
+    std::string why = errstr.data();
+    // librdkafka quotes the value it refused: not a secret's.
+    if (isSecretProperty(key) && !value.empty())
+        for (auto at = why.find(value); at != std::string::npos; at = why.find(value, at))
+            why.replace(at, value.size(), "***");
+    throw Error(ErrorKind::Fatal, "Kafka setting " + key + " rejected: " + why);
 }
 
 void onClientError(rd_kafka_t *, int err, const char *reason, void *opaque)
@@ -54,6 +93,73 @@ ConfPtr makeConf(const KafkaSettings &settings, const Properties &overrides,
     for (const auto &[key, value] : overrides)
         setProperty(conf.get(), key, value);
     return conf;
+}
+
+Properties readPropertiesFile(const std::string &path, bool allowCode,
+                              std::vector<std::string> &warnings)
+{
+    std::ifstream file(path);
+    if (!file)
+        throw Error(ErrorKind::Fatal, "cannot read the Kafka configuration file " + path + ": " +
+                                          std::strerror(errno));
+    Properties properties;
+    std::string line;
+    bool secrets = false;
+    for (int number = 1; std::getline(file, line); ++number) {
+        const auto text = trimmed(line);
+        if (text.empty() || text.front() == '#')
+            continue;
+        const auto where = path + ", line " + std::to_string(number);
+        const auto eq = text.find('=');
+        if (eq == std::string::npos || eq == 0)
+            throw Error(ErrorKind::Fatal,
+                        where + ": expected key=value (e.g. security.protocol=SASL_SSL)");
+        auto key = trimmed(std::string_view(text).substr(0, eq));
+        auto value = trimmed(std::string_view(text).substr(eq + 1));
+        if (runsCode(key) && !allowCode)
+            throw Error(ErrorKind::Fatal,
+                        where + ": " + key +
+                            " makes librdkafka run a program or load code; from a file it is "
+                            "taken only with --kafka-config-allow-code (anyone who can write "
+                            "the file could run code as Pulseboard)");
+        secrets = secrets || isSecretProperty(key);
+        properties.emplace_back(std::move(key), std::move(value));
+    }
+    struct stat info {};
+    if (secrets && ::stat(path.c_str(), &info) == 0 && (info.st_mode & (S_IRWXG | S_IRWXO)))
+        warnings.push_back(path + " holds a secret and other users may read it: chmod 600 " + path);
+    return properties;
+}
+
+std::vector<std::string> securityWarnings(const KafkaSettings &settings)
+{
+    std::string protocol = "plaintext";
+    std::string mechanism = "GSSAPI";
+    bool verifyOff = false;
+    for (const auto &[key, value] : settings.properties) {
+        std::string lower = value;
+        std::transform(lower.begin(), lower.end(), lower.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        if (key == "security.protocol")
+            protocol = lower;
+        else if (key == "sasl.mechanism" || key == "sasl.mechanisms")
+            mechanism = value;
+        else if (key == "enable.ssl.certificate.verification" && (lower == "false" || lower == "0"))
+            verifyOff = true;
+        else if (key == "ssl.endpoint.identification.algorithm" && lower == "none")
+            verifyOff = true;
+    }
+    std::vector<std::string> warnings;
+    if (protocol == "sasl_plaintext")
+        warnings.push_back("Kafka: SASL " + mechanism + " over plaintext: " +
+                           (mechanism == "PLAIN" ? "the password crosses the network readable by "
+                                                   "anyone on the path"
+                                                 : "everything after the login is unencrypted") +
+                           "; use security.protocol=SASL_SSL");
+    if (verifyOff && (protocol == "ssl" || protocol == "sasl_ssl"))
+        warnings.push_back("Kafka: the broker's certificate or host name is not checked: anyone "
+                           "on the path can pose as the broker");
+    return warnings;
 }
 
 Properties backlogFetchTuning()

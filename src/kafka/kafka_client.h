@@ -21,10 +21,31 @@ struct KafkaSettings {
     std::vector<std::pair<std::string, std::string>> properties;
 };
 
-// "key=value" -> pair; throws a Fatal Error naming the expected form.
+// "key=value" -> pair; throws a Fatal Error naming the expected form (never echoing a value:
+// it may be a password).
 std::pair<std::string, std::string> parseProperty(std::string_view text);
 
 using Properties = std::vector<std::pair<std::string, std::string>>;
+
+// Properties that hold secrets (passwords, private keys, OAuth secrets): their values are never
+// shown in an error or a log line.
+bool isSecretProperty(std::string_view key);
+// Properties that make librdkafka run a program or load code (sasl.kerberos.kinit.cmd,
+// plugin.library.paths, ssl.engine.location, ssl.providers): taken from the command line, but
+// from a file only when the user says so, since whoever can write that file could run code as
+// the aggregator.
+bool runsCode(std::string_view key);
+
+// A librdkafka properties file, as kcat -F reads: key=value lines, # comments, blank lines.
+// Throws a Fatal Error naming the file and line (never a value). Properties that run code are
+// refused unless allowCode. `warnings` gets advice, e.g. a file holding a password that other
+// users may read.
+Properties readPropertiesFile(const std::string &path, bool allowCode,
+                              std::vector<std::string> &warnings);
+
+// What an operator should hear about settings that work but expose something: a SASL password
+// sent over plaintext, certificate checks turned off.
+std::vector<std::string> securityWarnings(const KafkaSettings &settings);
 
 // Builds a configuration from, in order: our defaults, `tuning`, the user's properties and the
 // client-specific `overrides` (which the client relies on, so they come last). Throws a Fatal
