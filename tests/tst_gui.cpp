@@ -8,6 +8,7 @@
 #include "live_events_panel.h"
 #include "main_window.h"
 #include "pipeline_controller.h"
+#include "redis/embedded_redis.h"
 #include "secret_store.h"
 #include "settings_dialog.h"
 
@@ -559,6 +560,39 @@ private Q_SLOTS:
         // And the numbers flow again without a restart.
         QSignalSpy shown(window_.get(), &MainWindow::snapshotShown);
         QVERIFY(shown.wait(5000));
+    }
+
+    void givenRedisWantsAPassword_whenTheAggregatorsGiveUp_thenTheySayWhyAndShutDownCleanly()
+    {
+        // A real redis-server that wants a password the settings do not give: every aggregator
+        // fails with NOAUTH (fatal), and its thread ends on its own. The controller still says
+        // why, restarts them when asked, and shuts down cleanly: it used to reach the workers
+        // after their threads had deleted them (std::system_error from a freed mutex, abort).
+        redis::EmbeddedRedisOptions redisOptions;
+        redisOptions.password = "not-given-to-the-gui";
+        redis::EmbeddedRedis redis(redisOptions);
+        AppSettings settings;
+        settings.mode = StackMode::External;
+        settings.kafkaBrokers = QString::fromStdString(controller_->kafkaSettings().brokers);
+        settings.redisHost = "127.0.0.1";
+        settings.redisPort = redis.port();
+        settings.aggregatorThreads = 3;
+        auto controller = std::make_unique<PipelineController>();
+        QSignalSpy stopped(controller.get(), &PipelineController::aggregatorStopped);
+        for (int attempt = 1; attempt <= 2; ++attempt) {
+            controller->apply(settings); // again: stops the ones that gave up, starts new ones
+            QTRY_COMPARE_WITH_TIMEOUT(stopped.count(), 3 * attempt, 20000);
+            for (const auto &args : std::as_const(stopped))
+                QVERIFY2(args.at(0).toString().contains("NOAUTH"),
+                         qPrintable(args.at(0).toString()));
+            const auto statuses = controller->aggregatorStatuses();
+            QCOMPARE(statuses.size(), 3);
+            for (const auto &status : statuses) {
+                QVERIFY(!status.running);
+                QVERIFY2(status.lastError.contains("NOAUTH"), qPrintable(status.lastError));
+            }
+        }
+        controller.reset();
     }
 };
 

@@ -86,6 +86,12 @@ void PipelineController::apply(const AppSettings &settings)
     startEngines();
 }
 
+PipelineController::AggregatorThread::~AggregatorThread()
+{
+    worker->requestStop();
+    thread.wait(); // the worker goes only after its thread is done with it
+}
+
 void PipelineController::onStackStarted(const QString &brokers, const redis::Endpoint &redis)
 {
     stackStarted_ = true;
@@ -139,13 +145,11 @@ void PipelineController::startAggregators(int count)
     stopAggregators();
     for (int i = 0; i < count; ++i) {
         auto entry = std::make_unique<AggregatorThread>();
-        entry->worker = new AggregatorWorker;
         entry->thread.setObjectName(QString("pulseboard-aggregator-%1").arg(i + 1));
         entry->worker->moveToThread(&entry->thread);
-        connect(&entry->thread, &QThread::finished, entry->worker, &QObject::deleteLater);
         // The thread ends when its aggregator has flushed and left the group.
         // Direct: quit() is thread-safe, and the UI thread may be waiting for this thread.
-        connect(entry->worker, &AggregatorWorker::stopped, &entry->thread, &QThread::quit,
+        connect(entry->worker.get(), &AggregatorWorker::stopped, &entry->thread, &QThread::quit,
                 Qt::DirectConnection);
         connect(&entry->thread, &QThread::finished, this, [this, thread = &entry->thread] {
             std::erase_if(retiring_, [thread](const auto &r) {
@@ -155,12 +159,14 @@ void PipelineController::startAggregators(int count)
                 return true;
             });
         });
-        connect(entry->worker, &AggregatorWorker::stopped, this, [this](const QString &error) {
-            if (!error.isEmpty())
-                Q_EMIT aggregatorStopped(error);
-        });
+        connect(entry->worker.get(), &AggregatorWorker::stopped, this,
+                [this](const QString &error) {
+                    if (!error.isEmpty())
+                        Q_EMIT aggregatorStopped(error);
+                });
         entry->thread.start();
-        post(entry->worker, [w = entry->worker, o = aggregatorOptions()] { w->run(o); });
+        post(entry->worker.get(),
+             [w = entry->worker.get(), o = aggregatorOptions()] { w->run(o); });
         aggregators_.push_back(std::move(entry));
     }
 }

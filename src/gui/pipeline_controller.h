@@ -59,9 +59,17 @@ Q_SIGNALS:
     void userLookupFailed(QString message);
 
 private:
+    // The worker is deleted here, on the UI thread, once its thread has finished; never by that
+    // thread: an aggregator that gives up (a fatal error, e.g. NOAUTH) ends its thread while the
+    // UI still reads its status and may ask it to stop.
     struct AggregatorThread {
+        AggregatorThread() = default;
+        ~AggregatorThread();
+        AggregatorThread(const AggregatorThread &) = delete;
+        AggregatorThread &operator=(const AggregatorThread &) = delete;
+
         QThread thread;
-        AggregatorWorker *worker = nullptr;
+        std::unique_ptr<AggregatorWorker> worker = std::make_unique<AggregatorWorker>();
     };
 
     void onStackStarted(const QString &brokers, const pb::redis::Endpoint &redis);
