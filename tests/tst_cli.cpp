@@ -5,6 +5,7 @@
 #include "redis/embedded_redis.h"
 #include "redis/schema.h"
 #include "redis/stats_reader.h"
+#include "support/cli_run.h"
 
 #include <QDateTime>
 #include <QElapsedTimer>
@@ -20,31 +21,12 @@ using namespace pb;
 
 namespace {
 
-struct Run {
-    int exitCode = -1;
-    QString out;
-    QString err;
-    qint64 elapsedMs = 0;
-};
-
-// Runs pulseboard-cli with the test's environment (which holds the embedded Redis's password,
-// see initTestCase), or with `environment` instead.
-Run cli(const QStringList &args, int timeoutMs = 30000,
-        const QProcessEnvironment &environment = QProcessEnvironment::systemEnvironment())
+// pulseboard-cli with the test's environment (which holds the embedded Redis's password, see
+// initTestCase), or with `environment` instead.
+test::Run cli(const QStringList &args, int timeoutMs = 30000,
+              const QProcessEnvironment &environment = QProcessEnvironment::systemEnvironment())
 {
-    QProcess p;
-    p.setProcessEnvironment(environment);
-    QElapsedTimer timer;
-    timer.start();
-    p.start(PULSEBOARD_CLI, args);
-    if (!p.waitForFinished(timeoutMs)) {
-        p.kill();
-        p.waitForFinished();
-        return {-2, {}, "timed out: " + args.join(' '), timer.elapsed()};
-    }
-    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1,
-            QString::fromUtf8(p.readAllStandardOutput()),
-            QString::fromUtf8(p.readAllStandardError()), timer.elapsed()};
+    return test::run(PULSEBOARD_CLI, args, timeoutMs, environment);
 }
 
 QString freePort()

@@ -6,6 +6,7 @@
 
 #include "redis/embedded_redis.h"
 #include "redis/redis_connection.h"
+#include "support/cli_run.h"
 #include "support/pipeline_fixture.h"
 
 #include <QElapsedTimer>
@@ -45,28 +46,6 @@ template <typename F> Caught catchError(F &&f)
     }
     caught.ms = timer.elapsed();
     return caught;
-}
-
-struct Run {
-    int exitCode = -1;
-    QString out;
-    QString err;
-};
-
-Run run(const QString &program, const QStringList &args, int timeoutMs = 30000,
-        const QProcessEnvironment &env = QProcessEnvironment::systemEnvironment())
-{
-    QProcess p;
-    p.setProcessEnvironment(env);
-    p.start(program, args);
-    if (!p.waitForFinished(timeoutMs)) {
-        p.kill();
-        p.waitForFinished();
-        return {-2, {}, "timed out: " + program + " " + args.join(' ')};
-    }
-    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1,
-            QString::fromUtf8(p.readAllStandardOutput()),
-            QString::fromUtf8(p.readAllStandardError())};
 }
 
 // A test CA, a server certificate for localhost and 127.0.0.1 signed by it, a client

@@ -11,6 +11,8 @@
 #include "pipeline/aggregator.h"
 #include "pipeline/embedded_stack.h"
 #include "pipeline/stop_signals.h"
+#include "redis/acl.h"
+#include "redis/batch_writer.h"
 #include "redis/stats_reader.h"
 
 #include <QCommandLineParser>
@@ -682,6 +684,60 @@ int cmdExport(const QStringList &args, StopSignals &)
     return 0;
 }
 
+int cmdRedisSetup(const QStringList &args, StopSignals &)
+{
+    Flags f("redis-setup",
+            "Loads Pulseboard's Redis functions (once per Redis, and after each upgrade), as a "
+            "user allowed to: aggregators under a least-privilege user (redis-acl) may not.");
+    f.addRedis();
+    if (!f.parse(args))
+        return 0;
+    redis::Connection connection(f.redis());
+    connection.connect();
+    redis::BatchWriter writer(connection, f.schema(), {});
+    writer.replaceFunctions();
+    std::printf("loaded Pulseboard's functions into Redis at %s\n",
+                connection.endpoint().toString().c_str());
+    return 0;
+}
+
+int cmdRedisAcl(const QStringList &args, StopSignals &)
+{
+    Flags f("redis-acl", "Prints the ACL SETUSER line that lets one Pulseboard role do its job "
+                         "in one namespace and nothing more. Apply it as an admin (redis-cli), "
+                         "then give the user a password there, never on a command line.");
+    f.add("role", "aggregator (writes through the functions) or reader (dashboard, stats).",
+          "role");
+    f.add("user", "The Redis user name.", "name");
+    f.add("namespace", "Prefix of Pulseboard's Redis keys.", "ns", "pulseboard");
+    f.add("no-seed-keys", "Leave out the global seed-compatible keys (top_pages, active_users) "
+                          "that the default namespace also writes.");
+    if (!f.parse(args))
+        return 0;
+    const auto role = f.value("role");
+    if (role != "aggregator" && role != "reader")
+        throw UsageError{"--role wants aggregator or reader"};
+    const auto user = str(f.value("user"));
+    if (user.empty() ||
+        user.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                               "0123456789._-") != std::string::npos)
+        throw UsageError{"--user wants a name of letters, digits, '.', '_' and '-'"};
+    auto schema = f.schema();
+    schema.seedKeys = !f.isSet("no-seed-keys");
+    const auto commands = redis::aclCommands(
+        role == "reader" ? redis::AclRole::Reader : redis::AclRole::Aggregator, schema, user);
+    std::printf("# Pulseboard %s in namespace %s. Then, in an interactive redis-cli: ACL SETUSER "
+                "%s >PASSWORD (or #SHA256-of-it). Pulseboard reads the password from "
+                "PULSEBOARD_REDIS_PASSWORD with --redis-user %s.\n",
+                str(role).c_str(), visibleText(schema.ns).c_str(), user.c_str(), user.c_str());
+    if (role == "aggregator")
+        std::printf("# The aggregator may not load functions: run pulseboard-cli redis-setup "
+                    "as an admin first, and after each upgrade.\n");
+    for (const auto &c : commands)
+        std::printf("%s\n", redis::commandLine(c).c_str());
+    return 0;
+}
+
 int cmdDemo(const QStringList &args, StopSignals &stopSignals)
 {
     Flags f("demo", "Embedded broker + embedded Redis + simulator + aggregator, with a stats "
@@ -794,6 +850,8 @@ const std::vector<CommandInfo> &commands()
         {"aggregate", "aggregate events from Kafka into Redis", cmdAggregate},
         {"stats", "print the aggregates (--json for JSON)", cmdStats},
         {"export", "write the aggregates to CSV", cmdExport},
+        {"redis-setup", "load Pulseboard's functions into Redis (as an admin)", cmdRedisSetup},
+        {"redis-acl", "print least-privilege Redis ACLs for a role", cmdRedisAcl},
         {"demo", "everything embedded, with live numbers", cmdDemo},
     };
     return list;

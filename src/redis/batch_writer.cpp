@@ -50,15 +50,51 @@ BatchWriter::BatchWriter(Connection &connection, Schema schema, AggregationOptio
 {
 }
 
+namespace {
+
+// The library's code as FUNCTION LIST WITHCODE reports it; empty when absent (or not allowed).
+std::string loadedLibraryCode(Connection &connection)
+{
+    const auto reply =
+        connection.command({"FUNCTION", "LIST", "LIBRARYNAME", "pulseboard", "WITHCODE"});
+    if (reply->type != REDIS_REPLY_ARRAY)
+        return {};
+    for (std::size_t l = 0; l < reply->elements; ++l) {
+        const auto *library = reply->element[l];
+        if (library->type != REDIS_REPLY_ARRAY)
+            continue;
+        for (std::size_t i = 0; i + 1 < library->elements; i += 2)
+            if (replyString(library->element[i]) == "library_code" &&
+                library->element[i + 1]->type == REDIS_REPLY_STRING)
+                return replyString(library->element[i + 1]);
+    }
+    return {};
+}
+
+} // namespace
+
 void BatchWriter::loadFunctions()
+{
+    if (loadedLibraryCode(connection_) != kFunctionLibrary)
+        replaceFunctions();
+    loaded_ = true;
+}
+
+void BatchWriter::replaceFunctions()
 {
     auto reply = connection_.command({"FUNCTION", "LOAD", "REPLACE", kFunctionLibrary});
     if (reply->type == REDIS_REPLY_ERROR) {
         const std::string_view text(reply->str, reply->len);
+        const auto where = "Redis at " + connection_.endpoint().toString();
         if (text.find("unknown command") != std::string_view::npos)
-            throw Error(ErrorKind::Fatal, "Redis at " + connection_.endpoint().toString() +
-                                              " has no Functions: Pulseboard needs Redis 7 or "
-                                              "newer");
+            throw Error(ErrorKind::Fatal,
+                        where + " has no Functions: Pulseboard needs Redis 7 or newer");
+        if (text.starts_with("NOPERM"))
+            throw Error(ErrorKind::Fatal,
+                        where + " lacks Pulseboard's functions (or holds another version), and "
+                                "this user may not load them: load them once as an admin with "
+                                "pulseboard-cli redis-setup --redis ... (same version as this "
+                                "aggregator)");
         throwIfError(reply.get(), "loading Pulseboard's Redis functions");
     }
     loaded_ = true;

@@ -31,9 +31,13 @@ class BatchWriter {
 public:
     BatchWriter(Connection &connection, Schema schema, AggregationOptions options);
 
-    // FUNCTION LOAD REPLACE of resources/redis/pulseboard.lua. Throws a Fatal Error on a Redis
-    // older than 7 (no Functions) with what to do.
+    // Makes sure Redis holds resources/redis/pulseboard.lua as it is in this build: nothing to do
+    // when it does already (FUNCTION LIST), else FUNCTION LOAD REPLACE. A least-privilege user
+    // (pulseboard-cli redis-acl) may not load functions: then a Fatal Error says to run
+    // pulseboard-cli redis-setup as an admin. Also Fatal on a Redis older than 7 (no Functions).
     void loadFunctions();
+    // FUNCTION LOAD REPLACE, whatever is there: pulseboard-cli redis-setup.
+    void replaceFunctions();
 
     // One round trip. Throws pb::Error on I/O failure (Retriable: the batch was not applied or
     // was applied exactly once; the caller retries and the compare-and-set sorts out which).
