@@ -886,6 +886,10 @@ int runCommand(const QStringList &args, StopSignals &stopSignals)
         } catch (const Error &e) {
             std::fprintf(stderr, "pulseboard-cli %s: %s\n", c.name, e.what());
             return 1;
+        } catch (const std::exception &e) { // not ours (e.g. out of memory): one line, exit 1
+            std::fprintf(stderr, "pulseboard-cli %s: unexpected error: %s\n", c.name,
+                         visibleText(e.what()).c_str());
+            return 1;
         }
     }
     std::fprintf(stderr, "pulseboard-cli: unknown command '%s'\n\n%s", name.c_str(),

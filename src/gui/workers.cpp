@@ -111,6 +111,14 @@ void AggregatorWorker::run(pb::AggregatorOptions options)
             while (!stop_ && std::chrono::steady_clock::now() < until)
                 std::this_thread::sleep_for(std::chrono::milliseconds(50));
             backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+        } catch (const std::exception &e) { // not ours (e.g. out of memory): stop, and say why
+            const auto why = tr("unexpected error: %1").arg(QString::fromUtf8(e.what()));
+            {
+                std::lock_guard lock(mutex_);
+                waiting_ = why;
+            }
+            Q_EMIT stopped(why);
+            return;
         }
     }
     Q_EMIT stopped({});
@@ -175,7 +183,7 @@ void StatsWorker::tick()
         up_ = true;
         reported_ = true;
         Q_EMIT snapshotReady(std::move(snapshot));
-    } catch (const Error &e) {
+    } catch (const std::exception &e) { // pb::Error, and anything else: no exception leaves
         if (up_ || !reported_)
             Q_EMIT redisStatus(false, QString::fromUtf8(e.what()));
         up_ = false;
@@ -189,7 +197,7 @@ void StatsWorker::lookupUser(QString userId)
         return;
     try {
         Q_EMIT userActivityReady(reader_->user(userId.toStdString(), wallClockMs()));
-    } catch (const Error &e) {
+    } catch (const std::exception &e) {
         Q_EMIT userLookupFailed(QString::fromUtf8(e.what()));
     }
 }
@@ -227,7 +235,7 @@ void KafkaWatcher::probe()
             status.partitions = topic->partitions;
         else
             status.message = tr("topic %1 does not exist").arg(topic_);
-    } catch (const Error &e) {
+    } catch (const std::exception &e) {
         status.message = QString::fromUtf8(e.what());
     }
     Q_EMIT kafkaStatus(status);
@@ -253,7 +261,7 @@ void SimulatorWorker::run(pb::kafka::KafkaSettings settings, pb::kafka::Simulato
             stats = simulator.run([this](const kafka::SimulatorStats &s) { Q_EMIT progress(s); });
         }
         Q_EMIT finished(stats, {});
-    } catch (const Error &e) {
+    } catch (const std::exception &e) {
         Q_EMIT finished({}, QString::fromUtf8(e.what()));
     }
 }
