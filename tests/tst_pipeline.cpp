@@ -89,6 +89,39 @@ private Q_SLOTS:
         f_.verifyExact(w.expected, nowMs());
     }
 
+    void givenBigEvents_whenAggregated_thenBatchesStayWithinTheByteBudgetAndExact()
+    {
+        // 3,000 valid events of about 3.5 KB: a 2,000-byte page each, distinct, and an unknown
+        // field (ignored, but carried). A 256 KB byte budget must split them into at least
+        // 10.5 MB / 256 KB batches, every one applied exactly.
+        const auto now = nowMs();
+        Workload w;
+        const std::string padding(1500, 'x');
+        for (int i = 0; i < 3000; ++i) {
+            auto page = "/p" + std::to_string(i) + "/";
+            page.resize(2000, 'a' + static_cast<char>(i % 26));
+            const auto user = std::to_string(i % 700);
+            const auto ts = now - 60'000 + i;
+            const auto json = "{\"user_id\":" + user + ",\"action\":\"view\",\"page\":\"" + page +
+                              "\",\"timestamp\":" + std::to_string(ts) + ",\"note\":\"" + padding +
+                              "\"}";
+            w.records.push_back({user, json, -1, 0});
+            w.expected.addValid(user, "view", page, ts);
+        }
+        test::produceAll(f_.stack->kafkaSettings().brokers, f_.topic, w.records);
+        auto options = f_.aggregatorOptions(EventTimeSource::Payload);
+        options.maxBatchBytes = 256 << 10;
+        options.catchUpInterval = 30s; // only the byte budget closes a batch
+        Aggregator aggregator(options);
+        aggregator.run({60s, 3s});
+        const auto stats = aggregator.stats();
+        QCOMPARE(stats.validEvents, w.expected.valid);
+        const auto bytes = 3000 * (static_cast<std::int64_t>(w.records[0].value.size()) + 3);
+        QVERIFY2(stats.batches >= bytes / ((256 << 10) + 4096), // one event over, at most
+                 qPrintable(QStringLiteral("%1 batches").arg(stats.batches)));
+        f_.verifyExact(w.expected, nowMs());
+    }
+
     void givenAnotherProgramsKeyInOurNamespace_whenABatchComes_thenNothingIsWritten_data()
     {
         QTest::addColumn<QStringList>("command");

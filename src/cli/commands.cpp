@@ -517,6 +517,10 @@ void addAggregatorFlags(Flags &f)
           "How long one batch may keep Redis busy: batches are sized to it from the calls' "
           "own time inside Redis.",
           "time", "150ms");
+    f.add("max-batch-bytes",
+          "Most payload bytes in one batch: keeps each Redis call far below Redis's "
+          "client-query-buffer-limit whatever the events' size.",
+          "n", QString::number(AggregatorOptions{}.maxBatchBytes));
     f.add("max-batch-fields",
           "Most distinct Redis fields (users, pages, ... per minute) in one batch, whatever "
           "--redis-call-target allows.",
@@ -555,6 +559,7 @@ AggregatorOptions aggregatorOptions(const Flags &f)
         throw UsageError{"--session-timeout must be between 1s and 300s"};
     o.staticId = str(f.value("static-id"));
     o.maxBatchFields = f.integer("max-batch-fields", 1000, 10'000'000);
+    o.maxBatchBytes = f.integer("max-batch-bytes", 64 << 10, std::int64_t{256} << 20);
     o.redisCallTarget = f.duration("redis-call-target");
     if (o.redisCallTarget < 10ms || o.redisCallTarget > 5s)
         throw UsageError{"--redis-call-target wants a time from 10ms to 5s (Redis answers "

@@ -204,6 +204,7 @@ void Aggregator::discardBatch()
     batchFields_.store(0, std::memory_order_relaxed);
     batchProcessed_.store(0, std::memory_order_relaxed);
     batchEvents_ = 0;
+    batchBytes_ = 0;
     batchKafkaTimes_.clear();
 }
 
@@ -282,6 +283,7 @@ void Aggregator::handle(kafka::MessagePtr msg, std::int64_t now)
     if (batchEvents_ == 0)
         batchStarted_ = std::chrono::steady_clock::now();
     ++batchEvents_;
+    batchBytes_ += static_cast<std::int64_t>(msg->len + msg->key_len);
 
     rd_kafka_timestamp_type_t tsType;
     const std::int64_t timestamp = rd_kafka_message_timestamp(msg.get(), &tsType);
@@ -361,6 +363,7 @@ bool Aggregator::flush(bool wait)
                          std::move(batchKafkaTimes_), batchStarted_,     batch_.fields()};
     batchKafkaTimes_.clear();
     batchEvents_ = 0;
+    batchBytes_ = 0;
     batch_.clear();
     batchFields_.store(0, std::memory_order_relaxed);
     batchProcessed_.store(0, std::memory_order_relaxed);
@@ -588,6 +591,7 @@ void Aggregator::run(RunLimits limits)
             // Events still queued for the builder bring fields too, as many as of late.
             const auto queued = batchEvents_ - batchProcessed_.load(std::memory_order_relaxed);
             return batchEvents_ >= options_.maxBatchEvents ||
+                   batchBytes_ >= options_.maxBatchBytes ||
                    batchFields_.load(std::memory_order_relaxed) + fieldBudget_.fieldsFor(queued) >=
                        fieldBudget_.fields();
         };

@@ -69,6 +69,11 @@ struct AggregatorOptions {
     // keep Redis busy for seconds.
     std::chrono::milliseconds redisCallTarget{150};
     std::int64_t maxBatchFields = 1'000'000;
+    // A batch also closes at this many payload and key bytes: its call carries each distinct
+    // page, user and action (a few times over), and Redis drops a client whose query passes
+    // client-query-buffer-limit (1 GB by default); big events must not make a batch that can
+    // never be written.
+    std::int64_t maxBatchBytes = 32 << 20;
     // Benchmarks only: called on the aggregator's thread after each applied batch with the
     // Kafka timestamps of its events and the wall-clock time Redis had them. Costs nothing
     // when empty.
@@ -204,6 +209,7 @@ private:
     AggregatorStats stats_;
 
     std::int64_t batchEvents_ = 0; // messages handed to the builder for the batch in hand
+    std::int64_t batchBytes_ = 0;  // their payload and key bytes
     // Last: it is stopped, and its queued messages destroyed, before anything it uses goes.
     BatchBuilder builder_;
 };
