@@ -513,6 +513,9 @@ void addAggregatorFlags(Flags &f)
           "Kafka static membership (group.instance.id): an aggregator restarted with the same id "
           "gets its partitions back at once. Give each instance its own.",
           "id");
+    f.add("no-seed-keys",
+          "In the default namespace, do not also write the global seed-compatible keys "
+          "top_pages and active_users (other namespaces never do).");
     f.add("redis-call-target",
           "How long one batch may keep Redis busy: batches are sized to it from the calls' "
           "own time inside Redis.",
@@ -535,6 +538,7 @@ AggregatorOptions aggregatorOptions(const Flags &f)
     o.group = str(f.value("group"));
     o.redis = f.redis();
     o.schema = f.schema();
+    o.schema.seedKeys = !f.isSet("no-seed-keys");
     o.aggregation.activeWindow = f.duration("window");
     if (o.aggregation.activeWindow < 1s || o.aggregation.activeWindow > 1h)
         throw UsageError{"--window must be between 1s and 1h"};

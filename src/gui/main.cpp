@@ -15,6 +15,7 @@
 #include <QTimer>
 
 #include <cstdio>
+#include <string_view>
 
 namespace {
 
@@ -39,21 +40,11 @@ QPalette darkPalette()
     return p;
 }
 
-} // namespace
-
-int main(int argc, char *argv[])
+void describe(QCommandLineParser &parser)
 {
-    // First, before any thread starts: SIGINT/SIGTERM become a clean quit (the aggregators
-    // flush, the embedded redis-server stops and its directory goes).
-    pb::StopSignals stopSignals;
-    QApplication app(argc, argv);
-    stopSignals.onStop(
-        [] { QMetaObject::invokeMethod(qApp, &QApplication::quit, Qt::QueuedConnection); });
-    QApplication::setApplicationName("Pulseboard");
-    QApplication::setOrganizationName("Pulseboard");
-    QApplication::setApplicationVersion(PULSEBOARD_VERSION);
-
-    QCommandLineParser parser;
+    QCoreApplication::setApplicationName("Pulseboard");
+    QCoreApplication::setOrganizationName("Pulseboard");
+    QCoreApplication::setApplicationVersion(PULSEBOARD_VERSION);
     parser.setApplicationDescription("Pulseboard: real-time user-activity dashboard");
     parser.addHelpOption();
     parser.addVersionOption();
@@ -65,6 +56,40 @@ int main(int argc, char *argv[])
     parser.addOption({"size", "With --screenshot: window size.", "WxH", "1280x800"});
     parser.addOption({"settings", "Use this settings file instead of the user's.", "FILE"});
     parser.addOption({"palette", "Colours: system, light or dark.", "NAME", "system"});
+}
+
+// --help and --version need no display: answered before QApplication looks for one (on a
+// server without X it would abort).
+bool onlyText(int argc, char *argv[])
+{
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        if (arg == "-h" || arg == "--help" || arg == "--help-all" || arg == "-?" || arg == "-v" ||
+            arg == "--version")
+            return true;
+    }
+    return false;
+}
+
+} // namespace
+
+int main(int argc, char *argv[])
+{
+    if (onlyText(argc, argv)) {
+        QCoreApplication app(argc, argv);
+        QCommandLineParser parser;
+        describe(parser);
+        parser.process(app); // prints and exits
+        return 0;
+    }
+    // First, before any thread starts: SIGINT/SIGTERM become a clean quit (the aggregators
+    // flush, the embedded redis-server stops and its directory goes).
+    pb::StopSignals stopSignals;
+    QApplication app(argc, argv);
+    stopSignals.onStop(
+        [] { QMetaObject::invokeMethod(qApp, &QApplication::quit, Qt::QueuedConnection); });
+    QCommandLineParser parser;
+    describe(parser);
     parser.process(app);
     if (const auto palette = parser.value("palette"); palette != "system") {
         if (palette != "light" && palette != "dark") {
