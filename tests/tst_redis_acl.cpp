@@ -109,6 +109,33 @@ private Q_SLOTS:
         QCOMPARE(o["skipped_fields"].toInteger(), 0);
     }
 
+    void givenNoSeedKeys_whenTheAggregatorRunsUnderItsNarrowerAcl_thenNoGlobalKeyIsWritten()
+    {
+        const auto redis = QString::fromStdString(f_.stack->redisEndpoint().toString());
+        Schema narrow;
+        narrow.seedKeys = false;
+        for (const auto &c : aclCommands(AclRole::Aggregator, narrow, "pb-narrow"))
+            throwIfError(f_.redisConnection->command(c).get(), "ACL SETUSER");
+        throwIfError(
+            f_.redisConnection->command({"ACL", "SETUSER", "pb-narrow", ">narrow-pw"}).get(),
+            "ACL SETUSER password");
+        auto r = run(PULSEBOARD_CLI, {"redis-setup", "--redis", redis});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        const auto w = makeWorkload(3000, 0, 5, nowMs(), true);
+        produceAll(f_.brokers(), f_.topic, w.records);
+        r = run(PULSEBOARD_CLI,
+                {"aggregate", "--brokers", QString::fromStdString(f_.brokers()), "--topic",
+                 QString::fromStdString(f_.topic), "--redis", redis, "--redis-user", "pb-narrow",
+                 "--no-seed-keys", "--event-time", "payload", "--idle-exit", "2s"},
+                120000, as("narrow-pw"));
+        QVERIFY2(r.exitCode == 0, qPrintable(r.out + r.err));
+        QCOMPARE(replyInteger(
+                     f_.redisConnection->command({"EXISTS", "top_pages", "active_users"}).get()),
+                 0);
+        QCOMPARE(replyInteger(f_.redisConnection->command({"GET", Schema{}.eventsTotal()}).get()),
+                 w.expected.valid);
+    }
+
     void givenEitherRole_whenItStepsOutsideItsJob_thenRedisRefuses_data()
     {
         QTest::addColumn<QString>("user");
