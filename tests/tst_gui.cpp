@@ -227,6 +227,25 @@ private Q_SLOTS:
         QVERIFY(AppSettings::load(old).kafkaSsl);
     }
 
+    void givenSaslPlainOverPlaintext_whenChosen_thenTheDialogWarnsUntilSslIsOn()
+    {
+        AppSettings a;
+        a.mode = StackMode::External;
+        a.saslMechanism = "PLAIN";
+        a.saslUsername = "operator";
+        SettingsDialog dialog(a);
+        auto *warning = dialog.findChild<QLabel *>("kafkaSecurityWarning");
+        auto *kafkaSsl = dialog.findChild<QCheckBox *>("kafkaSsl");
+        QVERIFY(warning && kafkaSsl);
+        QCOMPARE(warning->textFormat(), Qt::PlainText);
+        QVERIFY(!kafkaSsl->isChecked());
+        QVERIFY2(!warning->isHidden() && warning->text().contains("SASL PLAIN over plaintext"),
+                 qPrintable(warning->text()));
+        QVERIFY(dialog.acceptable()); // a warning, not a refusal
+        kafkaSsl->setChecked(true);
+        QVERIFY2(warning->isHidden(), qPrintable(warning->text()));
+    }
+
     void givenTlsFileFields_whenEdited_thenEachProblemShowsNextToItsField()
     {
         AppSettings a;

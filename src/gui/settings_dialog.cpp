@@ -167,6 +167,14 @@ void SettingsDialog::revalidate()
             label->setVisible(true);
         }
     }
+    // Settings that work but expose something (SASL PLAIN over plaintext, ...): said, not
+    // refused.
+    QStringList warnings;
+    if (external)
+        for (const auto &w : kafka::securityWarnings(settings().kafkaSettings()))
+            warnings << QString::fromStdString(w);
+    ui_->kafkaSecurityWarning->setText(warnings.join('\n'));
+    ui_->kafkaSecurityWarning->setVisible(!warnings.isEmpty());
     ui_->buttons->button(QDialogButtonBox::Ok)->setEnabled(acceptable());
 }
 
