@@ -9,6 +9,7 @@ packages=(
     librdkafka-dev libhiredis-dev libsimdjson-dev libssl-dev openssl
     redis-server
     kcat python3 python3-kafka python3-redis docker-compose
+    dpkg-dev lintian desktop-file-utils appstream help2man librsvg2-bin
     xvfb xauth
 )
 

@@ -16,9 +16,11 @@
 #include "redis/stats_reader.h"
 
 #include <QCommandLineParser>
+#include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QRegularExpression>
 #include <QSaveFile>
 
 #include <algorithm>
@@ -54,6 +56,11 @@ public:
     {
         parser_.setApplicationDescription(description);
         parser_.addHelpOption();
+        add("config",
+            "Read flags from FILE first: one per line, name = value (or a bare name for a "
+            "switch), # comments; flags on the command line win. E.g. "
+            "/etc/pulseboard/aggregator.conf under systemd.",
+            "file");
     }
 
     void add(const QString &name, const QString &help, const QString &valueName = {},
@@ -117,13 +124,55 @@ public:
         full[0] = "pulseboard-cli " + command_;
         if (!parser_.parse(full))
             throw UsageError{str(parser_.errorText())};
+        if (parser_.isSet("config")) {
+            // The file's flags go first, so that the command line's (read later) win.
+            auto fromFile = configFlags(parser_.value("config"));
+            fromFile.prepend(full[0]);
+            fromFile.append(full.mid(1));
+            if (!parser_.parse(fromFile))
+                throw UsageError{str(parser_.errorText()) + " (in " + str(parser_.value("config")) +
+                                 " or on the command line)"};
+            full = fromFile;
+        }
         if (parser_.isSet("help")) {
-            std::fputs(str(parser_.helpText()).c_str(), stdout);
+            // Qt names the executable's path; say the command as a user types it.
+            auto text = parser_.helpText();
+            text.replace(0, text.indexOf('\n'), "Usage: pulseboard-cli " + command_ + " [options]");
+            std::fputs(str(text).c_str(), stdout);
             return false;
         }
         if (!parser_.positionalArguments().isEmpty())
             throw UsageError{"unexpected argument '" + str(parser_.positionalArguments()[0]) + "'"};
         return true;
+    }
+
+    // name = value lines as --name=value flags. Errors name the file and line, never a value
+    // (the file may hold a secret).
+    static QStringList configFlags(const QString &path)
+    {
+        QFile file(path);
+        if (!file.open(QIODevice::ReadOnly | QIODevice::Text))
+            throw UsageError{"cannot read --config " + str(path) + ": " + str(file.errorString())};
+        QStringList flags;
+        int number = 0;
+        while (!file.atEnd()) {
+            ++number;
+            const auto line = QString::fromUtf8(file.readLine()).trimmed();
+            if (line.isEmpty() || line.startsWith('#'))
+                continue;
+            const auto eq = line.indexOf('=');
+            const auto name = (eq < 0 ? line : line.left(eq)).trimmed();
+            const auto value = eq < 0 ? QString() : line.mid(eq + 1).trimmed();
+            static const QRegularExpression valid("^[a-z][a-z0-9-]*$");
+            if (!valid.match(name).hasMatch() || name == "config" || name == "help")
+                throw UsageError{str(path) + " line " + std::to_string(number) +
+                                 ": expected name = value with a flag's name (without --)"};
+            if (eq < 0 || value == "true")
+                flags << "--" + name;
+            else if (value != "false")
+                flags << "--" + name + "=" + value;
+        }
+        return flags;
     }
 
     QString value(const QString &name) const { return parser_.value(name); }
