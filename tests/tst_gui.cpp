@@ -5,10 +5,13 @@
 #include "control_panels.h"
 #include "dashboard_export.h"
 #include "dashboard_panels.h"
+#include "error_text.h"
+#include "kafka/kafka_client.h"
 #include "live_events_panel.h"
 #include "main_window.h"
 #include "pipeline_controller.h"
 #include "redis/embedded_redis.h"
+#include "redis/redis_error.h"
 #include "secret_store.h"
 #include "settings_dialog.h"
 
@@ -165,6 +168,90 @@ private Q_SLOTS:
         QCOMPARE(verdict.first().at(0).toString(), QString("redis"));
         QCOMPARE(verdict.first().at(1).toBool(), false);
         QVERIFY(verdict.first().at(2).toString().contains("refused"));
+    }
+
+    void givenEngineErrors_whenShown_thenInTheDashboardsWordsPointingAtTheField_data()
+    {
+        QTest::addColumn<int>("which");
+        QTest::addColumn<QString>("guiWords");
+        QTest::addColumn<QString>("field");
+        QTest::addColumn<QString>("cliFlag");
+        QTest::newRow("NOAUTH") << 0 << "refused the login"
+                                << "redis/password"
+                                << "--redis-password";
+        QTest::newRow("WRONGPASS") << 1 << "wrong user name or password"
+                                   << "redis/password"
+                                   << "--redis-password";
+        QTest::newRow("NOPERM") << 2 << "may not do what Pulseboard needs"
+                                << "redis/username"
+                                << "--redis-user";
+        QTest::newRow("refused") << 3 << "cannot be reached"
+                                 << "redis/host"
+                                 << "--redis";
+        QTest::newRow("untrusted CA") << 4 << "not signed by a trusted CA"
+                                      << "redis/tlsCaFile"
+                                      << "--redis-tls-ca";
+        QTest::newRow("TLS port, plain client") << 5 << "does it expect TLS"
+                                                << "redis/host"
+                                                << "rediss://";
+        QTest::newRow("Kafka SASL") << 6 << "refused the login"
+                                    << "kafka/saslPassword"
+                                    << "SASL";
+        QTest::newRow("Kafka topic ACL") << 7 << "may not do what Pulseboard needs"
+                                         << "kafka/saslUsername"
+                                         << "ACL";
+        QTest::newRow("Redis LOADING") << 8 << "cannot serve now"
+                                       << ""
+                                       << "LOADING";
+    }
+
+    void givenEngineErrors_whenShown_thenInTheDashboardsWordsPointingAtTheField()
+    {
+        QFETCH(int, which);
+        QFETCH(QString, guiWords);
+        QFETCH(QString, field);
+        QFETCH(QString, cliFlag);
+        // Each from the one place that translates the library's errors.
+        const std::vector<Error> errors = {
+            redis::errorFromReply("NOAUTH Authentication required.", "Redis at 127.0.0.1:6379"),
+            redis::errorFromReply("WRONGPASS invalid username-password pair", "Redis at r:1"),
+            redis::errorFromReply("NOPERM this user has no permissions to run the 'fcall' command",
+                                  "Redis at r:1"),
+            redis::errorFromIo(REDIS_ERR_IO, "Connection refused", "127.0.0.1:1"),
+            redis::errorFromTls("certificate verify failed", "r:6380"),
+            redis::errorClosedBeforeAnswering("r:6380"),
+            kafka::kafkaError(RD_KAFKA_RESP_ERR__AUTHENTICATION, "joining the group"),
+            kafka::kafkaError(RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED, "fetching"),
+            redis::errorFromReply("LOADING Redis is loading the dataset in memory", "Redis at r:1"),
+        };
+        const auto &e = errors.at(static_cast<std::size_t>(which));
+        const auto gui = errorText(e);
+        QVERIFY2(gui.contains(guiWords), qPrintable(gui));
+        QVERIFY2(!gui.contains("--"), qPrintable(gui)); // no command-line flags in the GUI
+        QCOMPARE(settingsField(e), field);
+        QVERIFY2(QString::fromUtf8(e.what()).contains(cliFlag), e.what()); // the CLI's advice
+    }
+
+    void givenAWrongRedisPassword_whenTested_thenTheVerdictPointsAtThePasswordField()
+    {
+        redis::EmbeddedRedisOptions options;
+        options.password = "right-one";
+        redis::EmbeddedRedis locked(options);
+        AppSettings a;
+        a.mode = StackMode::External;
+        a.redisHost = "127.0.0.1";
+        a.redisPort = locked.port();
+        a.redisPassword = "wrong-one";
+        SettingsDialog dialog(a);
+        QSignalSpy verdict(&dialog, &SettingsDialog::verdict);
+        dialog.testRedis();
+        QVERIFY(verdict.wait(10000));
+        QCOMPARE(verdict.first().at(1).toBool(), false);
+        const auto message = verdict.first().at(2).toString();
+        QVERIFY2(message.contains("Settings ▸ Redis") && !message.contains("--"),
+                 qPrintable(message));
+        QVERIFY2(!message.contains("wrong-one"), qPrintable(message));
+        QCOMPARE(dialog.fieldToFix(), QString("redis/password"));
     }
 
     void givenTlsSettings_whenSavedAndLoaded_thenTheyRoundTripAndReachRedisAndKafka()

@@ -221,11 +221,11 @@ void MainWindow::updateBanner()
         lines << stackProblem_ + tr(" Check that redis-server is installed, or switch to "
                                     "external endpoints in the settings.");
     if (!redisProblem_.isEmpty())
-        lines << tr("Redis is unreachable: %1. Retrying every refresh; the dashboard recovers "
-                    "by itself when it is back.")
+        lines << tr("%1 The numbers are read again every refresh; the dashboard recovers by "
+                    "itself when Redis is back.")
                      .arg(redisProblem_);
     if (!kafkaProblem_.isEmpty())
-        lines << tr("Kafka: %1. Retrying every 5 s.").arg(kafkaProblem_);
+        lines << tr("%1 Checked again every 5 s.").arg(kafkaProblem_);
     if (!dataProblem_.isEmpty())
         lines << tr("Redis data: %1.").arg(dataProblem_);
     banner_->setText(lines.join("\n"));

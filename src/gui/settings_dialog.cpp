@@ -2,6 +2,8 @@
 
 #include "ui_settings_dialog.h"
 
+#include "error_text.h"
+
 #include "kafka/kafka_client.h"
 #include "redis/redis_connection.h"
 
@@ -41,6 +43,18 @@ SettingsDialog::SettingsDialog(const AppSettings &s, QWidget *parent)
         {"stats/refreshMs", ui_->errorRefreshMs},
         {"pipeline/aggregatorThreads", ui_->errorAggregatorThreads},
         {"pipeline/embeddedPartitions", ui_->errorEmbeddedPartitions},
+    };
+    inputs_ = {
+        {"kafka/brokers", ui_->kafkaBrokers},
+        {"kafka/topic", ui_->topic},
+        {"kafka/saslUsername", ui_->saslUsername},
+        {"kafka/saslPassword", ui_->saslPassword},
+        {"redis/host", ui_->redisHost},
+        {"redis/username", ui_->redisUsername},
+        {"redis/password", ui_->redisPassword},
+        {"redis/tlsCaFile", ui_->redisTlsCaFile},
+        {"redis/tlsCertFile", ui_->redisTlsCertFile},
+        {"redis/tlsKeyFile", ui_->redisTlsKeyFile},
     };
 
     (s.mode == StackMode::Embedded ? ui_->modeEmbedded : ui_->modeExternal)->setChecked(true);
@@ -194,8 +208,13 @@ void SettingsDialog::setKeychainNote(const QString &note)
     ui_->keychainNote->setText(note);
 }
 
-void SettingsDialog::showVerdict(const QString &which, bool ok, const QString &message)
+void SettingsDialog::showVerdict(const QString &which, bool ok, const QString &message,
+                                 const QString &field)
 {
+    // The field to fix gets the focus, so the user sees where to type.
+    if (auto *input = inputs_.value(field); input && !ok)
+        input->setFocus(Qt::OtherFocusReason);
+    fieldToFix_ = ok ? QString() : field;
     auto *label = which == "kafka" ? ui_->kafkaVerdict : ui_->redisVerdict;
     label->setText((ok ? QStringLiteral("✔ ") : QStringLiteral("✘ ")) + message);
     label->setStyleSheet(ok ? "color: #2e7d32;" : "color: #c62828;");
@@ -212,18 +231,22 @@ void SettingsDialog::testKafka()
     QThreadPool::globalInstance()->start([self, settings] {
         bool ok = false;
         QString message;
+        QString field;
         try {
             const auto md = kafka::probeBrokers(settings, std::chrono::seconds(5));
             ok = true;
             message = tr("Kafka answered: %1 broker(s), %2 topic(s).")
                           .arg(md.brokers)
                           .arg(md.topics.size());
+        } catch (const Error &e) {
+            message = errorText(e);
+            field = settingsField(e);
         } catch (const std::exception &e) {
             message = QString::fromUtf8(e.what());
         }
-        QMetaObject::invokeMethod(qApp, [self, ok, message] {
+        QMetaObject::invokeMethod(qApp, [self, ok, message, field] {
             if (self)
-                self->showVerdict("kafka", ok, message);
+                self->showVerdict("kafka", ok, message, field);
         });
     });
 }
@@ -237,6 +260,7 @@ void SettingsDialog::testRedis()
     QThreadPool::globalInstance()->start([self, endpoint] {
         bool ok = false;
         QString message;
+        QString field;
         try {
             redis::Connection c(endpoint, {std::chrono::seconds(3), std::chrono::seconds(2)});
             c.connect(); // AUTH, SELECT and PING
@@ -247,12 +271,15 @@ void SettingsDialog::testRedis()
                                : endpoint.tls.insecure
                                    ? tr(" over TLS, but the server was NOT verified")
                                    : tr(" over TLS (certificate and host name verified)"));
+        } catch (const Error &e) {
+            message = errorText(e);
+            field = settingsField(e);
         } catch (const std::exception &e) {
             message = QString::fromUtf8(e.what());
         }
-        QMetaObject::invokeMethod(qApp, [self, ok, message] {
+        QMetaObject::invokeMethod(qApp, [self, ok, message, field] {
             if (self)
-                self->showVerdict("redis", ok, message);
+                self->showVerdict("redis", ok, message, field);
         });
     });
 }

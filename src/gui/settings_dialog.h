@@ -8,6 +8,7 @@
 #include <QHash>
 
 class QLabel;
+class QWidget;
 
 #include <memory>
 
@@ -28,6 +29,8 @@ public:
     // The message shown next to a field ("" when fine), e.g. "kafka/brokers" (for tests).
     QString errorFor(const QString &field) const;
     bool acceptable() const;
+    // After a failed connection test: the settings key of the field to fix ("" when none).
+    QString fieldToFix() const { return fieldToFix_; }
 
     void testKafka();
     void testRedis();
@@ -37,10 +40,13 @@ Q_SIGNALS:
 
 private:
     void revalidate();
-    void showVerdict(const QString &which, bool ok, const QString &message);
+    void showVerdict(const QString &which, bool ok, const QString &message,
+                     const QString &field = {});
 
     std::unique_ptr<Ui::SettingsDialog> ui_;
     QHash<QString, QLabel *> errorLabels_; // settings key -> the reason shown under its field
+    QHash<QString, QWidget *> inputs_;     // settings key -> the widget that edits it
+    QString fieldToFix_;
 };
 
 } // namespace pb::gui

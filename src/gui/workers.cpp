@@ -1,6 +1,7 @@
 #include "workers.h"
 
 #include "core/clock.h"
+#include "error_text.h"
 #include "kafka/kafka_client.h"
 
 #include <QThread>
@@ -53,7 +54,7 @@ void StackWorker::start(int partitions, QString topic)
                        stack_->redisEndpoint());
     } catch (const std::exception &e) {
         stack_.reset();
-        Q_EMIT failed(QString::fromUtf8(e.what()));
+        Q_EMIT failed(errorText(e));
     }
 }
 
@@ -74,7 +75,7 @@ void StackWorker::startRedis()
         try {
             stack_->redis().start();
         } catch (const std::exception &e) {
-            Q_EMIT failed(QString::fromUtf8(e.what()));
+            Q_EMIT failed(errorText(e));
         }
     }
 }
@@ -100,10 +101,10 @@ void AggregatorWorker::run(pb::AggregatorOptions options)
         } catch (const Error &e) {
             {
                 std::lock_guard lock(mutex_);
-                waiting_ = QString::fromUtf8(e.what());
+                waiting_ = errorText(e);
             }
             if (!e.retriable()) {
-                Q_EMIT stopped(QString::fromUtf8(e.what()));
+                Q_EMIT stopped(errorText(e));
                 return;
             }
             // Unreachable Redis or Kafka: try again, a little later each time.
@@ -185,7 +186,7 @@ void StatsWorker::tick()
         Q_EMIT snapshotReady(std::move(snapshot));
     } catch (const std::exception &e) { // pb::Error, and anything else: no exception leaves
         if (up_ || !reported_)
-            Q_EMIT redisStatus(false, QString::fromUtf8(e.what()));
+            Q_EMIT redisStatus(false, errorText(e));
         up_ = false;
         reported_ = true;
     }
@@ -198,7 +199,7 @@ void StatsWorker::lookupUser(QString userId)
     try {
         Q_EMIT userActivityReady(reader_->user(userId.toStdString(), wallClockMs()));
     } catch (const std::exception &e) {
-        Q_EMIT userLookupFailed(QString::fromUtf8(e.what()));
+        Q_EMIT userLookupFailed(errorText(e));
     }
 }
 
@@ -234,9 +235,11 @@ void KafkaWatcher::probe()
         if (const auto *topic = metadata.find(topic_.toStdString()))
             status.partitions = topic->partitions;
         else
-            status.message = tr("topic %1 does not exist").arg(topic_);
+            status.message = tr("Topic \"%1\" does not exist on Kafka: create it, or choose "
+                                "another in Settings ▸ Kafka.")
+                                 .arg(topic_);
     } catch (const std::exception &e) {
-        status.message = QString::fromUtf8(e.what());
+        status.message = errorText(e);
     }
     Q_EMIT kafkaStatus(status);
 }
@@ -262,7 +265,7 @@ void SimulatorWorker::run(pb::kafka::KafkaSettings settings, pb::kafka::Simulato
         }
         Q_EMIT finished(stats, {});
     } catch (const std::exception &e) {
-        Q_EMIT finished({}, QString::fromUtf8(e.what()));
+        Q_EMIT finished({}, errorText(e));
     }
 }
 

@@ -63,7 +63,9 @@ GroupConsumer::GroupConsumer(GroupConsumerOptions options, Handlers handlers, Er
     if (!topic)
         throw Error(ErrorKind::Fatal,
                     "topic " + options_.topic + " does not exist at " + options_.kafka.brokers +
-                        ": create it (pulseboard-cli create-topic) or check --topic");
+                        ": create it (pulseboard-cli create-topic) or check --topic",
+                    {ErrorCause::TopicMissing, ErrorSystem::Kafka,
+                     "Kafka at " + options_.kafka.brokers, options_.topic});
     partitionCount_ = topic->partitions;
 }
 

@@ -207,6 +207,44 @@ bool isRetriable(rd_kafka_resp_err_t err)
     }
 }
 
+ErrorCause causeOf(rd_kafka_resp_err_t err)
+{
+    switch (err) {
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+    case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+    case RD_KAFKA_RESP_ERR__RESOLVE:
+        return ErrorCause::Unreachable;
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+        return ErrorCause::Timeout;
+    case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+    case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
+        return ErrorCause::Auth;
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
+        return ErrorCause::Permission;
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+        return ErrorCause::TopicMissing;
+    case RD_KAFKA_RESP_ERR__INVALID_ARG:
+    case RD_KAFKA_RESP_ERR_INVALID_CONFIG:
+        return ErrorCause::Config;
+    case RD_KAFKA_RESP_ERR__SSL:
+    case RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE:
+        return ErrorCause::Protocol;
+    case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
+    case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS:
+        return ErrorCause::Busy;
+    default:
+        return ErrorCause::Unknown;
+    }
+}
+
 pb::Error kafkaError(rd_kafka_resp_err_t err, std::string_view context)
 {
     std::string message(context);
@@ -227,7 +265,9 @@ pb::Error kafkaError(rd_kafka_resp_err_t err, std::string_view context)
     default:
         break;
     }
-    return {isRetriable(err) ? ErrorKind::Retriable : ErrorKind::Fatal, message};
+    return {isRetriable(err) ? ErrorKind::Retriable : ErrorKind::Fatal,
+            message,
+            {causeOf(err), ErrorSystem::Kafka, "Kafka", rd_kafka_err2str(err)}};
 }
 
 pb::Error kafkaError(const rd_kafka_error_t *err, std::string_view context)
@@ -237,7 +277,9 @@ pb::Error kafkaError(const rd_kafka_error_t *err, std::string_view context)
     message += ": ";
     message += rd_kafka_error_string(err);
     const bool retriable = !rd_kafka_error_is_fatal(err) && isRetriable(code);
-    return {retriable ? ErrorKind::Retriable : ErrorKind::Fatal, message};
+    return {retriable ? ErrorKind::Retriable : ErrorKind::Fatal,
+            message,
+            {causeOf(code), ErrorSystem::Kafka, "Kafka", rd_kafka_error_string(err)}};
 }
 
 void ErrorTracker::record(int err, const char *reason)
@@ -306,17 +348,22 @@ ClusterMetadata probe(rd_kafka_t *rk, const KafkaSettings &settings,
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         std::string why = rd_kafka_err2str(err);
         auto kind = ErrorKind::Retriable;
+        auto cause = ErrorCause::Unreachable; // no metadata in time: most likely no broker
         if (tracker && tracker->lastError != RD_KAFKA_RESP_ERR_NO_ERROR) {
             why = tracker->lastReason;
             if (!isRetriable(tracker->lastError) || tracker->fatal)
                 kind = ErrorKind::Fatal;
+            if (const auto known = causeOf(tracker->lastError); known != ErrorCause::Unknown)
+                cause = known;
         }
         const auto waited =
             std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
-        throw Error(kind, "cannot reach Kafka at " + settings.brokers + " (" + why + ", after " +
-                              std::to_string(waited.count()) +
-                              " ms): check that a broker runs there and that the address, port "
-                              "and security settings are right");
+        throw Error(kind,
+                    "cannot reach Kafka at " + settings.brokers + " (" + why + ", after " +
+                        std::to_string(waited.count()) +
+                        " ms): check that a broker runs there and that the address, port "
+                        "and security settings are right",
+                    {cause, ErrorSystem::Kafka, "Kafka at " + settings.brokers, why});
     }
     ClusterMetadata result;
     result.brokers = md->broker_cnt;

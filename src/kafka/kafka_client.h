@@ -61,6 +61,8 @@ Properties backlogFetchTuning();
 pb::Error kafkaError(rd_kafka_resp_err_t err, std::string_view context);
 pb::Error kafkaError(const rd_kafka_error_t *err, std::string_view context);
 bool isRetriable(rd_kafka_resp_err_t err);
+// What kind of failure a librdkafka error code is (ErrorCause::Unknown when it says nothing).
+ErrorCause causeOf(rd_kafka_resp_err_t err);
 
 // Remembers the last client-level error librdkafka reported through error_cb (all brokers down,
 // authentication failure, ...) so a failed probe can say why. Install with installErrorTracker.
