@@ -191,6 +191,50 @@ private Q_SLOTS:
         f_.verifyExact(w.expected, nowMs());
     }
 
+    void givenStoredCountsOfEveryLength_whenABatchAddsToThem_thenEachSumIsExact()
+    {
+        // pb_apply_v2 adds in Lua what has at most 15 digits (exact below 2^53) and leaves
+        // longer counters to HINCRBY: both sides of that line, negative counters too.
+        redis::Schema schema;
+        AggregationOptions options;
+        redis::BatchWriter writer(*f_.redisConnection, schema, options);
+        auto &redis = *f_.redisConnection;
+        const auto now = nowMs();
+        const auto userField = schema.userActionsMinute(now / 60000);
+        const std::vector<std::int64_t> stored{0,
+                                               1,
+                                               -7,
+                                               99'999'999'999'999,
+                                               999'999'999'999'999,
+                                               -99'999'999'999'999,
+                                               1'000'000'000'000'000,
+                                               9'007'199'254'740'993,
+                                               999'999'999'999'999'996};
+        const auto user = [](const char *id) {
+            return std::string("view") + kFieldSeparator + id;
+        };
+        const auto hget = [&redis](const std::string &key, const std::string &field) {
+            return redis::replyString(redis.command({"HGET", key, field}).get());
+        };
+        for (std::size_t i = 0; i < stored.size(); ++i) {
+            const auto value = std::to_string(stored[i]);
+            redis.command({"HSET", schema.actions(), "view", value});
+            redis.command({"HSET", userField, user("1"), value});
+            BatchAggregate batch(options);
+            for (int e = 0; e < 3; ++e)
+                batch.addValid({"1", "view", "/a", std::nullopt}, now, now, "{}", "t/0", e);
+            // a field next to them that is new, in the same call
+            batch.addValid({"2", "view", "/a", std::nullopt}, now, now, "{}", "t/0", 3);
+            const auto result =
+                writer.apply(batch, "t", {{static_cast<int>(i), kNoOffset, 4, 0}}, now);
+            QVERIFY(result.applied);
+            QCOMPARE(hget(schema.actions(), "view"), std::to_string(stored[i] + 4));
+            QCOMPARE(hget(userField, user("1")), std::to_string(stored[i] + 3));
+            QCOMPARE(hget(userField, user("2")), std::string("1"));
+            redis.command({"DEL", userField});
+        }
+    }
+
     void givenAStaleBatch_whenApplied_thenItIsFencedAndNothingChanges()
     {
         redis::Schema schema;
