@@ -8,6 +8,7 @@
 #include "kafka/embedded_broker.h"
 #include "kafka/simulator.h"
 #include "kafka/topic_admin.h"
+#include "metrics/metrics_server.h"
 #include "pipeline/aggregator.h"
 #include "pipeline/embedded_stack.h"
 #include "pipeline/stop_signals.h"
@@ -632,6 +633,11 @@ int cmdAggregate(const QStringList &args, StopSignals &stopSignals)
           "Stop once everything in the topic is in Redis and has stayed so for this long "
           "(0: never).",
           "time", "0");
+    f.add("metrics",
+          "Serve Prometheus metrics at /metrics, and the probes /healthz and /readyz, on this "
+          "address, e.g. 127.0.0.1:9464 (off by default; 0.0.0.0:9464 listens on every "
+          "interface: no authentication).",
+          "ip:port");
     if (!f.parse(args))
         return 0;
     auto options = aggregatorOptions(f);
@@ -639,7 +645,24 @@ int cmdAggregate(const QStringList &args, StopSignals &stopSignals)
     options.onNotice = [](const std::string &message) {
         std::fprintf(stderr, "aggregate: %s\n", message.c_str());
     };
+    std::unique_ptr<metrics::MetricsServer> metricsServer;
+    if (f.isSet("metrics")) {
+        const auto address = metrics::parseListenAddress(str(f.value("metrics")));
+        if (!address)
+            throw UsageError{"--metrics wants IP:PORT, e.g. 127.0.0.1:9464 or [::1]:9464, not '" +
+                             str(f.value("metrics")) + "'"};
+        // Before the aggregator: /healthz answers, and /readyz says why not, while it connects.
+        metricsServer = std::make_unique<metrics::MetricsServer>(
+            metrics::MetricsServerOptions{*address, PULSEBOARD_VERSION});
+        options.onRedisCall = [server = metricsServer.get()](std::chrono::microseconds t) {
+            server->observeRedisCall(t);
+        };
+        std::fprintf(stderr, "metrics at http://%s/metrics, probes at /healthz and /readyz\n",
+                     address->toString().c_str());
+    }
     Aggregator aggregator(options);
+    // Detached (keeping the last numbers, /readyz 503) before the aggregator goes.
+    const auto attached = metricsServer ? metricsServer->attach(aggregator) : nullptr;
     stopSignals.onStop([&] { aggregator.requestStop(); });
     std::fprintf(stderr, "aggregating %s from %s (group %s) into Redis %s as %s\n",
                  options.topic.c_str(), options.kafka.brokers.c_str(), options.group.c_str(),

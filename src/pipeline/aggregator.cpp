@@ -118,6 +118,12 @@ void Aggregator::notice(const std::string &message)
         options_.onNotice(message);
 }
 
+void Aggregator::setRunning(bool running)
+{
+    std::lock_guard lock(statsMutex_);
+    stats_.running = running;
+}
+
 void Aggregator::setError(const std::string &message, bool redisDown)
 {
     std::lock_guard lock(statsMutex_);
@@ -359,8 +365,9 @@ bool Aggregator::flush(bool wait)
         return false;
     }
     offsets_.submitted(claims);
-    inFlight_ = InFlight{std::move(claims),           batch_.validCount, batch_.invalidCount,
-                         std::move(batchKafkaTimes_), batchStarted_,     batch_.fields()};
+    inFlight_ = InFlight{std::move(claims),      batch_.validCount,           batch_.invalidCount,
+                         batch_.invalidByReason, std::move(batchKafkaTimes_), batchStarted_,
+                         batch_.fields()};
     batchKafkaTimes_.clear();
     batchEvents_ = 0;
     batchBytes_ = 0;
@@ -419,11 +426,15 @@ bool Aggregator::complete()
         stats_.validEvents += batch.valid;
         stats_.invalidEvents += batch.invalid;
         stats_.lostEvents += lost;
+        for (std::size_t r = 0; r < batch.invalidByReason.size(); ++r)
+            stats_.invalidByReason[r] += batch.invalidByReason[r];
         ++stats_.batches;
         if (stats_.firstAccounted == std::chrono::steady_clock::time_point{})
             stats_.firstAccounted = batch.started;
         stats_.lastAccounted = std::chrono::steady_clock::now();
     }
+    if (options_.onRedisCall)
+        options_.onRedisCall(result.inRedis);
     if (options_.onApplied)
         options_.onApplied(wallClockMs(), batch.kafkaTimes);
     backoff_ = std::chrono::milliseconds(0);
@@ -562,6 +573,12 @@ void Aggregator::run(RunLimits limits)
 {
     using Clock = std::chrono::steady_clock;
     consumer_->subscribe();
+    setRunning(true);
+    // Not running any more once run() returns or throws: readiness probes see it at once.
+    struct NotRunning {
+        Aggregator *self;
+        ~NotRunning() { self->setRunning(false); }
+    } notRunning{this};
     const auto started = Clock::now();
     nextBeat_ = started;
     idleSince_ = {};
