@@ -122,6 +122,22 @@ private Q_SLOTS:
         f_.verifyExact(w.expected, nowMs());
     }
 
+    void givenAUserSeenInTheFarFuture_whenABatchComes_thenTheScoreIsTrimmedAndNotActive()
+    {
+        // A last_seen score from before event times were bounded (or from another program):
+        // the year 9999. It must not count as an active user for ever.
+        redis::Schema schema;
+        f_.redisConnection->command({"ZADD", schema.lastSeen(), "253402300799000", "ghost"});
+        const auto now = nowMs();
+        const auto w = makeWorkload(2000, 0, 33, now, true);
+        test::produceAll(f_.stack->kafkaSettings().brokers, f_.topic, w.records);
+        Aggregator aggregator(f_.aggregatorOptions(EventTimeSource::Payload));
+        aggregator.run({60s, 3s});
+        QVERIFY(redis::replyIsNil(
+            f_.redisConnection->command({"ZSCORE", schema.lastSeen(), "ghost"}).get()));
+        f_.verifyExact(w.expected, nowMs()); // active users: exactly the workload's
+    }
+
     void givenAnotherProgramsKeyInOurNamespace_whenABatchComes_thenNothingIsWritten_data()
     {
         QTest::addColumn<QStringList>("command");

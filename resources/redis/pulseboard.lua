@@ -9,6 +9,10 @@
 -- fail: a batch is applied whole or not at all.
 
 local INT64_DIGITS = 18 -- a counter at 10^18 or beyond could overflow int64 on its next add
+-- The aggregator counts an event time further ahead than this at the time it read the event
+-- (AggregationOptions::maxFutureSkew); last_seen scores beyond now + this (written before that
+-- rule, or by another program) would keep a user "active" for ever, so they are trimmed too.
+local FUTURE_SKEW_MS = 300000
 
 -- Adds args[first..]'s n (field, count) pairs to the hash `key`, as HINCRBY would, given
 -- `plan`, checkFields' reading of the fields before the first write. Each field's new value is
@@ -349,6 +353,7 @@ local function apply(keys, args)
 
     -- keep last_seen to the history it serves, and the seed counter current
     redis.call('ZREMRANGEBYSCORE', lastSeen, '-inf', '(' .. (now - history))
+    redis.call('ZREMRANGEBYSCORE', lastSeen, '(' .. (now + FUTURE_SKEW_MS), '+inf')
     if seed then
         redis.call('SET', activeUsers, redis.call('ZCOUNT', lastSeen, '(' .. (now - window), '+inf'))
     end
@@ -378,6 +383,7 @@ local function beat(keys, args)
         redis.call('ZREM', times, id)
     end
     redis.call('ZREMRANGEBYSCORE', lastSeen, '-inf', '(' .. (now - history))
+    redis.call('ZREMRANGEBYSCORE', lastSeen, '(' .. (now + FUTURE_SKEW_MS), '+inf')
     if activeUsers then
         redis.call('SET', activeUsers, redis.call('ZCOUNT', lastSeen, '(' .. (now - window), '+inf'))
     end

@@ -33,6 +33,7 @@ struct AggregationOptions {
     std::size_t feedPerBatch = 50; // newest events (and bad events) kept for the live feed
     // An event time further ahead of the aggregator's clock than this counts as that clock's
     // time (see eventTime()).
+    // (resources/redis/pulseboard.lua trims last_seen scores beyond now + the same 5 minutes.)
     std::chrono::milliseconds maxFutureSkew{std::chrono::minutes(5)};
 };
 
