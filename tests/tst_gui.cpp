@@ -268,6 +268,7 @@ private Q_SLOTS:
         a.redisTlsCaFile = "/etc/pb/redis-ca.pem";
         a.redisTlsCertFile = "/etc/pb/redis-client.pem";
         a.redisTlsKeyFile = "/etc/pb/redis-client.key";
+        a.redisTlsServerName = "redis.example.internal";
         a.redisTlsVerify = false;
         const auto path = dir_.filePath("tls.ini");
         {
@@ -287,6 +288,9 @@ private Q_SLOTS:
         QCOMPARE(e.tls.caFile, std::string("/etc/pb/redis-ca.pem"));
         QCOMPARE(e.tls.certFile, std::string("/etc/pb/redis-client.pem"));
         QCOMPARE(e.tls.keyFile, std::string("/etc/pb/redis-client.key"));
+        QCOMPARE(e.tls.serverName, std::string("redis.example.internal"));
+        SettingsDialog dialog(a); // the pane shows it, and hands it back
+        QCOMPARE(dialog.settings().redisTlsServerName, QString("redis.example.internal"));
         QVERIFY(!AppSettings().redisTls && AppSettings().redisTlsVerify); // the defaults
 
         const auto k = a.kafkaSettings().properties;

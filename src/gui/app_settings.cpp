@@ -26,6 +26,7 @@ void AppSettings::save(QSettings &s) const
     s.setValue("redis/tlsCaFile", redisTlsCaFile);
     s.setValue("redis/tlsCertFile", redisTlsCertFile);
     s.setValue("redis/tlsKeyFile", redisTlsKeyFile);
+    s.setValue("redis/tlsServerName", redisTlsServerName);
     s.setValue("redis/tlsVerify", redisTlsVerify);
     s.setValue("stats/windowSeconds", windowSeconds);
     s.setValue("stats/refreshMs", refreshMs);
@@ -57,6 +58,7 @@ AppSettings AppSettings::load(const QSettings &s)
     a.redisTlsCaFile = s.value("redis/tlsCaFile", d.redisTlsCaFile).toString();
     a.redisTlsCertFile = s.value("redis/tlsCertFile", d.redisTlsCertFile).toString();
     a.redisTlsKeyFile = s.value("redis/tlsKeyFile", d.redisTlsKeyFile).toString();
+    a.redisTlsServerName = s.value("redis/tlsServerName", d.redisTlsServerName).toString();
     a.redisTlsVerify = s.value("redis/tlsVerify", d.redisTlsVerify).toBool();
     a.windowSeconds = s.value("stats/windowSeconds", d.windowSeconds).toInt();
     a.refreshMs = s.value("stats/refreshMs", d.refreshMs).toInt();
@@ -101,6 +103,7 @@ redis::Endpoint AppSettings::redisEndpoint() const
         e.tls.caFile = redisTlsCaFile.toStdString();
         e.tls.certFile = redisTlsCertFile.toStdString();
         e.tls.keyFile = redisTlsKeyFile.toStdString();
+        e.tls.serverName = redisTlsServerName.trimmed().toStdString();
         e.tls.insecure = !redisTlsVerify;
     }
     return e;

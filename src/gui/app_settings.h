@@ -41,6 +41,7 @@ struct AppSettings {
     QString redisTlsCaFile; // empty: the system CA store
     QString redisTlsCertFile;
     QString redisTlsKeyFile;
+    QString redisTlsServerName; // empty: the host; else the name the certificate must carry
     bool redisTlsVerify = true; // chain and host name
 
     int windowSeconds = 300; // active-user window

@@ -79,6 +79,7 @@ SettingsDialog::SettingsDialog(const AppSettings &s, QWidget *parent)
     ui_->redisTlsCertFile->setText(s.redisTlsCertFile);
     ui_->redisTlsKeyFile->setText(s.redisTlsKeyFile);
     ui_->redisTlsVerify->setChecked(s.redisTlsVerify);
+    ui_->redisTlsServerName->setText(s.redisTlsServerName);
     ui_->windowSeconds->setValue(s.windowSeconds);
     ui_->refreshMs->setValue(s.refreshMs);
     ui_->aggregatorThreads->setValue(s.aggregatorThreads);
@@ -146,6 +147,7 @@ AppSettings SettingsDialog::settings() const
     s.redisTlsCertFile = ui_->redisTlsCertFile->text().trimmed();
     s.redisTlsKeyFile = ui_->redisTlsKeyFile->text().trimmed();
     s.redisTlsVerify = ui_->redisTlsVerify->isChecked();
+    s.redisTlsServerName = ui_->redisTlsServerName->text().trimmed();
     s.windowSeconds = ui_->windowSeconds->value();
     s.refreshMs = ui_->refreshMs->value();
     s.aggregatorThreads = ui_->aggregatorThreads->value();
@@ -173,7 +175,7 @@ void SettingsDialog::revalidate()
     for (auto *w : std::initializer_list<QWidget *>{
              ui_->redisTlsCaFile, ui_->browseRedisTlsCaFile, ui_->redisTlsCertFile,
              ui_->browseRedisTlsCertFile, ui_->redisTlsKeyFile, ui_->browseRedisTlsKeyFile,
-             ui_->redisTlsVerify})
+             ui_->redisTlsVerify, ui_->redisTlsServerName})
         w->setEnabled(redisTls);
     for (const auto &error : validate(settings())) {
         if (auto *label = errorLabels_.value(error.field)) {
