@@ -5,6 +5,7 @@
 #include "redis/embedded_redis.h"
 #include "redis/redis_connection.h"
 #include "redis/redis_error.h"
+#include "support/catch_error.h"
 
 #include <QElapsedTimer>
 #include <QFile>
@@ -25,30 +26,10 @@
 
 using namespace pb;
 using namespace pb::redis;
+using pb::test::catchError;
 using namespace std::chrono_literals;
 
 namespace {
-
-struct Caught {
-    std::optional<Error> error;
-    qint64 ms = 0;
-    QString message() const { return error ? QString::fromUtf8(error->what()) : QString(); }
-};
-
-// Runs f and returns the pb::Error it threw (if any) and how long it took.
-template <typename F> Caught catchError(F &&f)
-{
-    Caught caught;
-    QElapsedTimer timer;
-    timer.start();
-    try {
-        f();
-    } catch (const Error &e) {
-        caught.error = e;
-    }
-    caught.ms = timer.elapsed();
-    return caught;
-}
 
 // A loopback TCP socket that listens but whose owner decides what (if anything) it answers.
 class Listener {

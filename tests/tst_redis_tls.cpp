@@ -6,6 +6,7 @@
 
 #include "redis/embedded_redis.h"
 #include "redis/redis_connection.h"
+#include "support/catch_error.h"
 #include "support/cli_run.h"
 #include "support/pipeline_fixture.h"
 
@@ -20,6 +21,7 @@
 
 using namespace pb;
 using namespace pb::redis;
+using pb::test::catchError;
 using namespace pb::test;
 using namespace std::chrono_literals;
 
@@ -27,26 +29,6 @@ namespace {
 
 constexpr auto kConnectTimeout = 2000ms;
 constexpr qint64 kSlackMs = 1500; // a loaded 2-core machine, on top of the timeout
-
-struct Caught {
-    std::optional<Error> error;
-    qint64 ms = 0;
-    QString message() const { return error ? QString::fromUtf8(error->what()) : QString(); }
-};
-
-template <typename F> Caught catchError(F &&f)
-{
-    Caught caught;
-    QElapsedTimer timer;
-    timer.start();
-    try {
-        f();
-    } catch (const Error &e) {
-        caught.error = e;
-    }
-    caught.ms = timer.elapsed();
-    return caught;
-}
 
 // A test CA, a server certificate for localhost and 127.0.0.1 signed by it, a client
 // certificate signed by it, and an unrelated second CA; made with the openssl CLI.
