@@ -6,6 +6,7 @@
 #include "redis/schema.h"
 #include "redis/stats_reader.h"
 #include "support/cli_run.h"
+#include "support/kafka_test_client.h"
 
 #include <QDateTime>
 #include <QElapsedTimer>
@@ -318,6 +319,73 @@ private Q_SLOTS:
             cli({"create-topic", "--brokers", line, "--topic", "b", "--partitions", "3"});
         QVERIFY2(r.out.contains("exists with 3 partitions"), qPrintable(r.out + r.err));
         broker.terminate(); // SIGTERM: a clean stop
+        QVERIFY(broker.waitForFinished(10000));
+        QCOMPARE(broker.exitCode(), 0);
+    }
+
+    void givenAFaultScript_whenTheBrokerRunsIt_thenItAppliesAndLogsEachFault()
+    {
+        QTemporaryDir dir;
+        const auto path = dir.filePath("faults.txt");
+        QFile script(path);
+        QVERIFY(script.open(QIODevice::WriteOnly));
+        script.write("# a demo\ndown 2\nwait 300ms\nup 2\n\nleader user-activity 1 3  # moved\n"
+                     "errors Fetch 2\nrtt 1 200ms\ndown 9\nheal\n");
+        script.close();
+        QProcess broker;
+        broker.start(PULSEBOARD_CLI, {"broker", "--brokers", "3", "--fault-script", path});
+        QVERIFY(broker.waitForReadyRead(10000));
+        const auto bootstrap = QString::fromUtf8(broker.readLine()).trimmed().toStdString();
+        QString err;
+        QElapsedTimer timer;
+        timer.start();
+        while (!err.contains("fault script done") && timer.elapsed() < 15000) {
+            broker.waitForReadyRead(200);
+            err += QString::fromUtf8(broker.readAllStandardError());
+        }
+        for (const auto *expected :
+             {"broker 2 down", "broker 2 up", "leader of user-activity/1 moved to broker 3",
+              "Fetch: the next 2 request(s) fail with NOT_LEADER_FOR_PARTITION",
+              "broker 1 answers 200 ms late", "there is no broker 9", "healed", "script done"})
+            QVERIFY2(err.contains(expected), qPrintable(err));
+        QCOMPARE(test::partitionLeader(bootstrap, "user-activity", 1), 3);
+        broker.terminate();
+        QVERIFY(broker.waitForFinished(10000));
+        QCOMPARE(broker.exitCode(), 0);
+    }
+
+    void givenAWrongFaultScript_whenTheBrokerStarts_thenItNamesTheLineBeforeStarting()
+    {
+        QTemporaryDir dir;
+        const auto path = dir.filePath("faults.txt");
+        QFile script(path);
+        QVERIFY(script.open(QIODevice::WriteOnly));
+        script.write("down 2\nexplode 3\n");
+        script.close();
+        const auto r = cli({"broker", "--brokers", "3", "--fault-script", path});
+        QCOMPARE(r.exitCode, 2);
+        QVERIFY2(r.out.isEmpty(), qPrintable(r.out)); // no bootstrap address: not started
+        QVERIFY2(r.err.contains("line 2") && r.err.contains("unknown command \"explode\""),
+                 qPrintable(r.err));
+    }
+
+    void givenRandomFaults_whenTheBrokerRuns_thenItInjectsOneEveryInterval()
+    {
+        QProcess broker;
+        broker.start(PULSEBOARD_CLI,
+                     {"broker", "--brokers", "3", "--faults", "200ms", "--fault-seed", "11"});
+        QVERIFY(broker.waitForStarted(10000));
+        QString err;
+        QElapsedTimer timer;
+        timer.start();
+        // Each line starts with its time: the first says what comes, then one per fault.
+        while (err.count("Z  ") < 6 && timer.elapsed() < 15000) {
+            broker.waitForReadyRead(200);
+            err += QString::fromUtf8(broker.readAllStandardError());
+        }
+        QVERIFY2(err.contains("random faults every 200 ms, seed 11"), qPrintable(err));
+        QVERIFY2(err.count("Z  ") >= 6, qPrintable(err));
+        broker.terminate();
         QVERIFY(broker.waitForFinished(10000));
         QCOMPARE(broker.exitCode(), 0);
     }

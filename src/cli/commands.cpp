@@ -5,6 +5,7 @@
 #include "core/duration.h"
 #include "core/event.h"
 #include "core/visible_text.h"
+#include "kafka/broker_faults.h"
 #include "kafka/embedded_broker.h"
 #include "kafka/simulator.h"
 #include "kafka/topic_admin.h"
@@ -25,14 +26,20 @@
 #include <QSaveFile>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <cctype>
 #include <condition_variable>
 #include <cstdio>
 #include <functional>
 #include <map>
 #include <optional>
+#include <random>
 #include <sstream>
 #include <thread>
+
+#include <poll.h>
+#include <unistd.h>
 
 namespace pb::cli {
 
@@ -400,31 +407,164 @@ QJsonObject jsonSnapshot(const Snapshot &s)
 
 // ---- commands -----------------------------------------------------------------------------
 
-// Waits until the stop signal or the deadline (0: none).
-void waitForStop(StopSignals &stopSignals, std::chrono::milliseconds limit)
+// Stops waiting when the stop signal comes: the waits of the broker's fault loops.
+class StopWait {
+public:
+    explicit StopWait(StopSignals &signals)
+        : signals_(signals)
+    {
+        signals_.onStop([this] {
+            std::lock_guard lock(mutex_);
+            stop_ = true;
+            cv_.notify_all();
+        });
+    }
+    ~StopWait() { signals_.onStop({}); }
+    StopWait(const StopWait &) = delete;
+    StopWait &operator=(const StopWait &) = delete;
+
+    // False when stopped (at once, or during the wait); 0 waits until stopped.
+    bool waitFor(std::chrono::milliseconds time)
+    {
+        std::unique_lock lock(mutex_);
+        if (time.count() > 0)
+            cv_.wait_for(lock, time, [&] { return stop_; });
+        else
+            cv_.wait(lock, [&] { return stop_; });
+        return !stop_;
+    }
+    bool stopped()
+    {
+        std::lock_guard lock(mutex_);
+        return stop_;
+    }
+
+private:
+    StopSignals &signals_;
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    bool stop_ = false;
+};
+
+void logFault(const std::string &text)
 {
-    std::mutex mutex;
-    std::condition_variable cv;
-    bool stop = false;
-    stopSignals.onStop([&] {
-        std::lock_guard lock(mutex);
-        stop = true;
-        cv.notify_all();
-    });
-    std::unique_lock lock(mutex);
-    if (limit.count() > 0)
-        cv.wait_for(lock, limit, [&] { return stop; });
-    else
-        cv.wait(lock, [&] { return stop; });
-    stopSignals.onStop({});
+    std::fprintf(stderr, "%s  %s\n", formatIso8601Ms(wallClockMs()).c_str(),
+                 visibleText(text).c_str());
+}
+
+// A fault command without its comment and blanks; empty when nothing is left.
+std::string faultCommand(std::string line)
+{
+    const auto hash = line.find('#');
+    if (hash != std::string::npos)
+        line.erase(hash);
+    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back())))
+        line.pop_back();
+    return line.find_first_not_of(" \t") == std::string::npos ? std::string() : line;
+}
+
+// The commands of a fault script, each checked before the broker starts.
+std::vector<kafka::BrokerFault> readFaultScript(const QString &path)
+{
+    QFile file(path);
+    if (!file.open(QIODevice::ReadOnly | QIODevice::Text))
+        throw UsageError{"cannot read --fault-script " + str(path) + ": " +
+                         str(file.errorString())};
+    std::vector<kafka::BrokerFault> faults;
+    int number = 0;
+    while (!file.atEnd()) {
+        ++number;
+        const auto line = faultCommand(file.readLine().toStdString());
+        if (line.empty())
+            continue;
+        try {
+            faults.push_back(kafka::parseBrokerFault(line));
+        } catch (const Error &e) {
+            throw UsageError{str(path) + " line " + std::to_string(number) + ": " + e.what()};
+        }
+    }
+    return faults;
+}
+
+// Applies one fault (a wait waits) and says so; false when stopped during a wait.
+bool runFault(const kafka::BrokerFault &fault, kafka::FaultInjector &injector, StopWait &wait)
+{
+    if (fault.kind == kafka::BrokerFault::Kind::Wait)
+        return wait.waitFor(fault.duration);
+    injector.apply(fault);
+    logFault(describe(fault));
+    return true;
+}
+
+// Runs fault commands as they are typed on standard input (a wrong one is explained and
+// skipped), polled so that a stop signal is seen while nobody types.
+void runTypedFaults(kafka::FaultInjector &injector, StopWait &wait)
+{
+    std::string pending;
+    std::array<char, 4096> buffer{};
+    while (!wait.stopped()) {
+        pollfd in{STDIN_FILENO, POLLIN, 0};
+        if (::poll(&in, 1, 200) <= 0)
+            continue;
+        const auto n = ::read(STDIN_FILENO, buffer.data(), buffer.size());
+        if (n <= 0)
+            return; // end of input: the broker keeps running
+        pending.append(buffer.data(), static_cast<std::size_t>(n));
+        for (auto eol = pending.find('\n'); eol != std::string::npos; eol = pending.find('\n')) {
+            const auto line = faultCommand(pending.substr(0, eol));
+            pending.erase(0, eol + 1);
+            if (line.empty())
+                continue;
+            if (line == "help") {
+                std::fprintf(stderr, "%s", std::string(kafka::brokerFaultSyntax()).c_str());
+                continue;
+            }
+            try {
+                if (!runFault(kafka::parseBrokerFault(line), injector, wait))
+                    return;
+            } catch (const Error &e) {
+                std::fprintf(stderr, "%s\n", visibleText(e.what()).c_str());
+            }
+        }
+    }
+}
+
+// One random fault every `every`, each healed before the next.
+void runRandomFaults(kafka::FaultInjector &injector, std::chrono::milliseconds every,
+                     std::uint64_t seed, const std::string &group, StopWait &wait)
+{
+    std::mt19937_64 rng(seed);
+    logFault("random faults every " + std::to_string(every.count()) + " ms, seed " +
+             std::to_string(seed));
+    while (wait.waitFor(every)) {
+        injector.heal();
+        const auto fault = injector.random(rng, group);
+        injector.apply(fault);
+        logFault(describe(fault));
+    }
 }
 
 int cmdBroker(const QStringList &args, StopSignals &stopSignals)
 {
-    Flags f("broker", "Runs the embedded Kafka-protocol broker (in memory) until stopped.");
+    Flags f("broker",
+            "Runs the embedded Kafka-protocol broker (in memory) until stopped. With "
+            "several brokers it can inject faults (a broker down, a leader or "
+            "coordinator moved, failing requests, a slow broker) to show the pipeline "
+            "riding them out:\n" +
+                QString::fromUtf8(kafka::brokerFaultSyntax().data(),
+                                  static_cast<qsizetype>(kafka::brokerFaultSyntax().size())));
     f.add("topic", "A topic to create (with its .dlq); repeatable.", "name");
     f.add("partitions", "Partitions per topic.", "n", "4");
     f.add("brokers", "Number of brokers in the embedded cluster.", "n", "1");
+    f.add("faults", "Inject a random fault every INTERVAL (e.g. 5s), healing the last one first.",
+          "interval");
+    f.add("fault-seed", "Seed of --faults, to replay a run (default: from the clock).", "n");
+    f.add("fault-group", "Consumer group whose coordinator --faults may move.", "name",
+          "pulseboard-aggregator");
+    f.add("fault-script",
+          "Run the fault commands in FILE, one per line (# comments), or type them on standard "
+          "input with '-' ('help' lists them).",
+          "file");
     if (!f.parse(args))
         return 0;
     kafka::EmbeddedBrokerOptions options;
@@ -435,14 +575,43 @@ int cmdBroker(const QStringList &args, StopSignals &stopSignals)
         options.topics.push_back(str(topic));
     if (options.topics.empty())
         options.topics.push_back("user-activity");
+    const auto every = f.isSet("faults") ? f.duration("faults") : 0ms;
+    if (f.isSet("faults") && every < 100ms)
+        throw UsageError{"--faults wants an interval of at least 100ms"};
+    if (f.isSet("faults") && f.isSet("fault-script"))
+        throw UsageError{"--faults and --fault-script do not go together: pick one"};
+    const auto script = f.isSet("fault-script") && f.value("fault-script") != "-"
+                            ? readFaultScript(f.value("fault-script"))
+                            : std::vector<kafka::BrokerFault>{};
+    const auto seed = f.isSet("fault-seed")
+                          ? static_cast<std::uint64_t>(f.integer("fault-seed", 0, INT64_MAX))
+                          : static_cast<std::uint64_t>(wallClockMs());
     kafka::EmbeddedBroker broker(options);
     std::printf("%s\n", broker.bootstrapServers().c_str());
     std::fflush(stdout);
     std::fprintf(stderr,
-                 "embedded broker at %s: %zu topic(s) with %d partitions each (+ .dlq); "
-                 "in memory, about 5 MB kept per partition; Ctrl-C stops it\n",
-                 broker.bootstrapServers().c_str(), options.topics.size(), options.partitions);
-    waitForStop(stopSignals, 0ms);
+                 "embedded broker at %s: %d broker(s), %zu topic(s) with %d partitions each "
+                 "(+ .dlq); in memory, about 5 MB kept per partition; Ctrl-C stops it\n",
+                 broker.bootstrapServers().c_str(), options.brokers, options.topics.size(),
+                 options.partitions);
+    StopWait wait(stopSignals);
+    kafka::FaultInjector injector(broker);
+    if (f.value("fault-script") == "-") {
+        runTypedFaults(injector, wait);
+    } else if (f.isSet("fault-script")) {
+        for (const auto &fault : script) {
+            try {
+                if (!runFault(fault, injector, wait))
+                    break;
+            } catch (const Error &e) { // e.g. a broker this cluster does not have
+                std::fprintf(stderr, "%s\n", visibleText(e.what()).c_str());
+            }
+        }
+        logFault("fault script done");
+    } else if (every.count() > 0) {
+        runRandomFaults(injector, every, seed, str(f.value("fault-group")), wait);
+    }
+    wait.waitFor(0ms);
     return 0;
 }
 

@@ -6,7 +6,10 @@
 
 #include "rdkafka_handles.h"
 
+#include <chrono>
+#include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace pb::kafka {
@@ -29,7 +32,27 @@ public:
     std::string bootstrapServers() const;
     void createTopic(const std::string &name, int partitions);
 
+    int brokerCount() const { return options_.brokers; }
+    // Every topic created so far (dead-letter topics included), with its partition count.
+    std::vector<std::pair<std::string, int>> topics() const;
+
+    // Fault injection (librdkafka's mock-cluster controls). Brokers are numbered 1..brokers.
+    // Each throws pb::Error when the mock refuses (an unknown broker, topic or partition).
+    // A broker that is down drops its connections and refuses new ones; its partitions keep
+    // their data and their leader (clients wait for it to come back).
+    void setBrokerDown(int broker, bool down);
+    // Added round-trip time on every response of `broker` (0: none).
+    void setRoundTripTime(int broker, std::chrono::milliseconds rtt);
+    void setPartitionLeader(const std::string &topic, int partition, int broker);
+    void setGroupCoordinator(const std::string &group, int broker);
+    // The next `count` requests of Kafka API `apiKey` (to any broker) fail with `error`.
+    void pushRequestErrors(int apiKey, int count, rd_kafka_resp_err_t error);
+    void clearRequestErrors(int apiKey);
+
 private:
+    EmbeddedBrokerOptions options_;
+    mutable std::mutex topicsMutex_;
+    std::vector<std::pair<std::string, int>> topics_;
     HandlePtr host_; // the client instance the mock cluster lives in
     MockClusterPtr cluster_;
 };

@@ -86,6 +86,19 @@ std::pair<std::int64_t, std::int64_t> watermarks(const std::string &brokers,
     return {low, high};
 }
 
+int partitionLeader(const std::string &brokers, const std::string &topic, int partition)
+{
+    auto rk = makeClient(RD_KAFKA_PRODUCER, brokers, {});
+    TopicPtr handle(rd_kafka_topic_new(rk.get(), topic.c_str(), nullptr));
+    const rd_kafka_metadata_t *raw = nullptr;
+    if (rd_kafka_metadata(rk.get(), 0, handle.get(), &raw, 10'000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        throw std::runtime_error("test client: no metadata for " + topic);
+    MetadataPtr md(raw);
+    if (md->topic_cnt != 1 || partition >= md->topics[0].partition_cnt)
+        throw std::runtime_error("test client: no partition " + std::to_string(partition));
+    return md->topics[0].partitions[partition].leader;
+}
+
 std::vector<ReadRecord> readAll(const std::string &brokers, const std::string &topic,
                                 std::size_t expected, std::chrono::milliseconds timeout)
 {

@@ -39,4 +39,7 @@ std::vector<ReadRecord> readAll(const std::string &brokers, const std::string &t
 std::pair<std::int64_t, std::int64_t> watermarks(const std::string &brokers,
                                                  const std::string &topic, int partition);
 
+// The broker id that leads the partition, from a fresh metadata request.
+int partitionLeader(const std::string &brokers, const std::string &topic, int partition);
+
 } // namespace pb::test

@@ -167,9 +167,9 @@ public:
     int topicCounter = 0;
     std::string topic;
 
-    void start()
+    void start(EmbeddedStackOptions options = {})
     {
-        stack = std::make_unique<EmbeddedStack>();
+        stack = std::make_unique<EmbeddedStack>(std::move(options));
         // The embedded Redis wants its (random) password: CLI children find it here.
         qputenv("PULSEBOARD_REDIS_PASSWORD",
                 QByteArray::fromStdString(stack->redisEndpoint().password));
@@ -178,11 +178,11 @@ public:
     }
 
     // A fresh topic and an empty Redis for each case.
-    void nextCase()
+    void nextCase(int partitions = 4)
     {
         topic = "activity-" + std::to_string(++topicCounter);
-        stack->broker().createTopic(topic, 4);
-        stack->broker().createTopic(topic + ".dlq", 4);
+        stack->broker().createTopic(topic, partitions);
+        stack->broker().createTopic(topic + ".dlq", partitions);
         redisConnection->command({"FLUSHALL"});
     }
 
