@@ -996,12 +996,21 @@ int cmdDemo(const QStringList &args, StopSignals &stopSignals)
     f.add("rate", "Simulated events per second.", "n", "2000");
     f.add("partitions", "Partitions of the embedded topic.", "n", "4");
     f.add("window", "Active-user window.", "time", "5m");
+    f.add("brokers", "Brokers in the embedded Kafka cluster.", "n", "1");
+    f.add("faults",
+          "Inject a random broker fault every INTERVAL (e.g. 5s; see pulseboard-cli broker "
+          "--help), to watch the pipeline ride them out.",
+          "interval");
     addGeneratorFlags(f);
     if (!f.parse(args))
         return 0;
     const auto duration = f.duration("duration");
+    const auto faultEvery = f.isSet("faults") ? f.duration("faults") : 0ms;
+    if (f.isSet("faults") && faultEvery < 100ms)
+        throw UsageError{"--faults wants an interval of at least 100ms"};
     EmbeddedStackOptions stackOptions;
     stackOptions.broker.partitions = static_cast<int>(f.integer("partitions", 1, 1000));
+    stackOptions.broker.brokers = static_cast<int>(f.integer("brokers", 1, 16));
     EmbeddedStack stack(stackOptions);
     std::fprintf(stderr,
                  "embedded Kafka at %s, embedded Redis at %s (its password, readable by you "
@@ -1044,12 +1053,27 @@ int cmdDemo(const QStringList &args, StopSignals &stopSignals)
     statsOptions.activeWindow = aggOptions.aggregation.activeWindow;
     statsOptions.topPages = 3;
     redis::StatsReader reader(connection, statsOptions);
+    kafka::FaultInjector injector(stack.broker());
+    std::mt19937_64 faultRng(static_cast<std::uint64_t>(wallClockMs()));
+    int faults = 0;
     const auto started = std::chrono::steady_clock::now();
     auto next = started + 1s;
+    auto nextFault = started + faultEvery;
     while (!stop && !failed &&
            (duration.count() == 0 || std::chrono::steady_clock::now() - started < duration)) {
+        const auto wake = faultEvery.count() ? std::min(next, nextFault) : next;
         std::this_thread::sleep_until(
-            std::min(next, started + (duration.count() ? duration : 24h * 365)));
+            std::min(wake, started + (duration.count() ? duration : 24h * 365)));
+        if (faultEvery.count() && std::chrono::steady_clock::now() >= nextFault) {
+            nextFault += faultEvery;
+            injector.heal();
+            const auto fault = injector.random(faultRng, aggOptions.group, simOptions.topic);
+            injector.apply(fault);
+            ++faults;
+            logFault(describe(fault));
+        }
+        if (std::chrono::steady_clock::now() < next)
+            continue;
         next += 1s;
         try {
             const auto s = reader.read(wallClockMs());
@@ -1071,6 +1095,8 @@ int cmdDemo(const QStringList &args, StopSignals &stopSignals)
         }
     }
     stopSignals.onStop({});
+    if (faults > 0)
+        injector.heal();
     simulator.requestStop();
     simulatorThread.join();
     aggregator.requestStop();
@@ -1080,8 +1106,11 @@ int cmdDemo(const QStringList &args, StopSignals &stopSignals)
         return 1;
     }
     const auto s = reader.read(wallClockMs());
-    std::printf("demo finished: %lld events aggregated, %lld active users\n",
+    std::printf("demo finished: %lld events aggregated, %lld active users",
                 static_cast<long long>(s.eventsTotal), static_cast<long long>(s.activeUsers));
+    if (faults > 0)
+        std::printf(", through %d broker faults", faults);
+    std::printf("\n");
     return 0;
 }
 
