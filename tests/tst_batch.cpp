@@ -369,13 +369,18 @@ private Q_SLOTS:
         QCOMPARE(csvField("+cmd|' /C calc'!A0"), std::string("'+cmd|' /C calc'!A0"));
         QCOMPARE(csvField("-2+3"), std::string("'-2+3"));
         QCOMPARE(csvField("@SUM(1)"), std::string("'@SUM(1)"));
-        QCOMPARE(csvField("\tx"), std::string("'\tx"));
-        QCOMPARE(csvField("\r=1"), std::string("\"'\r=1\""));
+        // Control and bidi characters show as escapes: a leading tab or CR no longer starts a
+        // formula, a cell cannot reverse its neighbours or recolour a terminal.
+        QCOMPARE(csvField("\tx"), std::string("\\x09x"));
+        QCOMPARE(csvField("\r=1"), std::string("\\x0d=1"));
+        QCOMPARE(csvField("a\x1b[31mred\x7f"), std::string("a\\x1b[31mred\\x7f"));
+        QCOMPARE(csvField("x\xe2\x80\xae" "evil"), std::string("x\\u{202e}evil"));
+        QCOMPARE(csvField("back\\slash"), std::string("back\\\\slash"));
         QCOMPARE(csvField("/a=b"), std::string("/a=b"));
         QCOMPARE(csvField("plain"), std::string("plain"));
         QCOMPARE(csvField("a,b"), std::string("\"a,b\""));
         QCOMPARE(csvField("say \"hi\""), std::string("\"say \"\"hi\"\"\""));
-        QCOMPARE(csvField("two\nlines"), std::string("\"two\nlines\""));
+        QCOMPARE(csvField("two\nlines"), std::string("two\\x0alines"));
     }
 
     void givenAKnownSnapshot_whenExported_thenTheCsvMatchesByteForByte()

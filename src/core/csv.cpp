@@ -10,7 +10,7 @@ namespace pb {
 
 std::string csvField(std::string_view text)
 {
-    const auto cell = inertCell(text);
+    const auto cell = inertCell(visibleText(text));
     text = cell;
     if (text.find_first_of(",\"\r\n") == std::string_view::npos)
         return std::string(text);

@@ -10,8 +10,10 @@
 
 namespace pb {
 
-// Quotes a field when it holds a comma, quote, CR or LF (quotes doubled), else returns it as is;
-// a field that would start a spreadsheet formula is made inert first (inertCell()).
+// A field as the export writes it: control and bidi characters (and backslashes) shown as escapes
+// (visibleText(): a cell cannot reorder what follows it, nor drive a terminal that cats the
+// file), a field that would start a spreadsheet formula made inert (inertCell()), then quoted
+// when it holds a comma or quote (quotes doubled).
 std::string csvField(std::string_view text);
 
 // The export is one tidy table: metric, key, time_utc, value; CRLF line ends (RFC 4180).
