@@ -111,6 +111,26 @@ private Q_SLOTS:
         QCOMPARE(batch.badFeed.size(), std::size_t(0));
     }
 
+    void givenAHugePayload_whenItEntersAFeed_thenItIsCutAtACharacterAndMarked()
+    {
+        AggregationOptions options;
+        BatchAggregate batch(options);
+        // 4095 ASCII bytes then 3-byte characters: byte 4096 falls inside one.
+        std::string huge(kMaxFeedPayloadBytes - 1, 'a');
+        while (huge.size() < 800'000)
+            huge += "â¬"; // the euro sign
+        batch.addInvalid(InvalidReason::NotJson, huge, "t/0", 1, 0);
+        const auto &kept = batch.badFeed[0].raw;
+        QCOMPARE(kept, std::string(kMaxFeedPayloadBytes - 1, 'a') +
+                           " [... cut: " + std::to_string(huge.size()) + " bytes in all]");
+        // At the limit exactly, nothing is cut.
+        const std::string fits(kMaxFeedPayloadBytes, 'b');
+        batch.addInvalid(InvalidReason::NotJson, fits, "t/0", 2, 0);
+        QCOMPARE(batch.badFeed[1].raw, fits);
+        QCOMPARE(feedPayload(fits + "c").size(),
+                 kMaxFeedPayloadBytes + std::string(" [... cut: 4097 bytes in all]").size());
+    }
+
     void givenManyKeys_whenCountedTwiceWithAClearBetween_thenTheTableMatchesAStdMap()
     {
         // Growth, collisions, keys that share prefixes, hold 0x00/0xFF, or are empty; then a
@@ -374,7 +394,9 @@ private Q_SLOTS:
         QCOMPARE(csvField("\tx"), std::string("\\x09x"));
         QCOMPARE(csvField("\r=1"), std::string("\\x0d=1"));
         QCOMPARE(csvField("a\x1b[31mred\x7f"), std::string("a\\x1b[31mred\\x7f"));
-        QCOMPARE(csvField("x\xe2\x80\xae" "evil"), std::string("x\\u{202e}evil"));
+        QCOMPARE(csvField("x\xe2\x80\xae"
+                          "evil"),
+                 std::string("x\\u{202e}evil"));
         QCOMPARE(csvField("back\\slash"), std::string("back\\\\slash"));
         QCOMPARE(csvField("/a=b"), std::string("/a=b"));
         QCOMPARE(csvField("plain"), std::string("plain"));

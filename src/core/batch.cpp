@@ -14,7 +14,10 @@ void fill(FeedRing &feed, std::string_view raw, std::string_view source, std::in
           std::int64_t timestampMs, std::string_view reason)
 {
     auto &entry = feed.push();
-    entry.raw.assign(raw);
+    if (raw.size() <= kMaxFeedPayloadBytes)
+        entry.raw.assign(raw);
+    else
+        entry.raw = feedPayload(raw);
     entry.source.assign(source);
     entry.offset = offset;
     entry.timestampMs = timestampMs;
@@ -22,6 +25,18 @@ void fill(FeedRing &feed, std::string_view raw, std::string_view source, std::in
 }
 
 } // namespace
+
+std::string feedPayload(std::string_view raw)
+{
+    if (raw.size() <= kMaxFeedPayloadBytes)
+        return std::string(raw);
+    auto cut = kMaxFeedPayloadBytes;
+    // Back off UTF-8 continuation bytes (at most 3), so a valid payload stays valid.
+    for (int i = 0; i < 3 && cut > 0 && (static_cast<unsigned char>(raw[cut]) & 0xC0) == 0x80; ++i)
+        --cut;
+    return std::string(raw.substr(0, cut)) + " [... cut: " + std::to_string(raw.size()) +
+           " bytes in all]";
+}
 
 std::int64_t eventTime(std::optional<std::int64_t> payloadMs, std::int64_t kafkaMs,
                        std::int64_t nowMs, const AggregationOptions &options)

@@ -67,8 +67,16 @@ private:
     std::size_t used_ = 0;
 };
 
+// The most of a payload a live feed keeps: the dashboard reads hundreds of entries a second,
+// so one 800 KB event must not make each read megabytes. A longer one is cut (at a UTF-8
+// boundary) and marked; the whole record stays in Kafka and, when bad, in the dead-letter topic.
+inline constexpr std::size_t kMaxFeedPayloadBytes = 4096;
+// The payload as a feed keeps it: as is, or its first kMaxFeedPayloadBytes and
+// " [... cut: N bytes in all]".
+std::string feedPayload(std::string_view raw);
+
 struct FeedEntry {
-    std::string raw;    // the payload, byte for byte
+    std::string raw;    // the payload, cut to kMaxFeedPayloadBytes (feedPayload())
     std::string source; // "topic/partition"
     std::int64_t offset = 0;
     std::int64_t timestampMs = 0;
