@@ -74,6 +74,77 @@ local function zsetAdd(key, args, first, n)
     end
 end
 
+-- Where the counts of pages and actions beyond the caps go. 0xFF never occurs in UTF-8, so no
+-- page or action name can be this member; readers show it as "(other)".
+local OTHER = '\255(other)'
+-- The most members one call moves or retires: a call must not keep Redis busy for long; what is
+-- left goes in the next calls.
+local STEP = 10000
+
+-- Takes up to `count` from member's score in the zset `key` (removing it at 0); what it did not
+-- hold comes off OTHER's. The sum of the set goes down by `count` exactly; one member's share
+-- may land on OTHER when that member had been trimmed into it earlier.
+local function zsetTake(key, member, count)
+    local held = tonumber(redis.call('ZSCORE', key, member) or '0')
+    local take = math.min(held, count)
+    if take > 0 then
+        if redis.call('ZINCRBY', key, -take, member) + 0 <= 0 then redis.call('ZREM', key, member) end
+    end
+    if count > take then
+        if redis.call('ZINCRBY', key, take - count, OTHER) + 0 <= 0 then
+            redis.call('ZREM', key, OTHER)
+        end
+    end
+end
+
+-- Keeps the zset `key` to `cap` members (OTHER not counted): the lowest-scored go into OTHER,
+-- at most STEP per call. `mirror` (the hour set, for a minute of the hour) moves the same
+-- counts, so that it stays the sum of its minutes.
+local function zsetCap(key, cap, mirror)
+    local members = redis.call('ZCARD', key)
+    local hasOther = redis.call('ZSCORE', key, OTHER) and 1 or 0
+    local excess = math.min(members - hasOther - cap, STEP)
+    if excess <= 0 then return end
+    local low = redis.call('ZRANGE', key, 0, excess, 'WITHSCORES') -- one more: OTHER may be there
+    local gone, sum = {}, 0
+    for k = 1, #low, 2 do
+        if low[k] ~= OTHER and #gone < excess then
+            local count = tonumber(low[k + 1])
+            gone[#gone + 1] = low[k]
+            sum = sum + count
+            if mirror then
+                zsetTake(mirror, low[k], count)
+                redis.call('ZINCRBY', mirror, count, OTHER)
+            end
+        end
+    end
+    for c = 1, #gone, 1000 do
+        redis.call('ZREM', key, unpack(gone, c, math.min(c + 999, #gone)))
+    end
+    redis.call('ZINCRBY', key, sum, OTHER)
+end
+
+-- Keeps the hash of counters `key` to `cap` fields (OTHER not counted): the lowest go into
+-- OTHER. Only for small caps (it reads the whole hash).
+local function hashCap(key, cap)
+    local fields = redis.call('HLEN', key)
+    local hasOther = redis.call('HEXISTS', key, OTHER)
+    local excess = fields - hasOther - cap
+    if excess <= 0 then return end
+    local all = redis.call('HGETALL', key)
+    local list = {}
+    for k = 1, #all, 2 do
+        if all[k] ~= OTHER then list[#list + 1] = {all[k], tonumber(all[k + 1])} end
+    end
+    table.sort(list, function(a, b) return a[2] < b[2] or (a[2] == b[2] and a[1] < b[1]) end)
+    local sum = 0
+    for k = 1, math.min(excess, STEP) do
+        redis.call('HDEL', key, list[k][1])
+        sum = sum + list[k][2]
+    end
+    redis.call('HINCRBY', key, OTHER, sum)
+end
+
 -- A whole number in [0, limit]: a time or bucket number Redis will take as an integer (Lua
 -- would hand a larger one to Redis in exponent form, which PEXPIREAT refuses).
 local function wholeNumber(value, limit)
@@ -200,10 +271,16 @@ end
 
 -- pb_apply_v2: applies one pre-aggregated batch, or nothing.
 -- KEYS: offsets, events_total, bad_total, lost_total, pages, last_seen, actions, bad, feed,
---       bad_feed, [top_pages, active_users when seed], then one key per bucket in ARGV order:
+--       bad_feed, pages:h, pages:h:state, [top_pages, active_users when seed], then one key per
+--       bucket in ARGV order:
 --       pages:m:<minute>..., user_actions:m:<minute>..., rate:s:<n>..., rate:m:<n>...
--- ARGV: seed(0|1), now_ms, window_ms, history_ms, bucket_grace_ms, feed_cap, then the claims
---       (n, then field expected next for each), then the sections (see BatchWriter::encode).
+-- ARGV: seed(0|1), now_ms, window_ms, history_ms, bucket_grace_ms, feed_cap, page_cap,
+--       action_cap, then the claims (n, then field expected next for each), then the sections
+--       (see BatchWriter::encode).
+-- The hour set pages:h is the sum of the minutes after pages:h:state's `through` (the newest
+-- minute whose retirement has begun, see pb_beat_v2); a minute at or before it is past the
+-- hour and is not written any more. Without a state (a new Redis, or one written by an older
+-- version) the hour set is not kept until the next heartbeat rebuilds it.
 -- Returns {1, microseconds spent here} when applied (the aggregator sizes its next batches by
 -- it), or {0, field, stored, ...} naming each partition whose stored
 -- offset is not the one the batch expects (already applied, fenced zombie, or Redis older than
@@ -217,19 +294,22 @@ local function apply(keys, args)
     local history = tonumber(args[4])
     local grace = tonumber(args[5])
     local feedCap = tonumber(args[6])
+    local pageCap = tonumber(args[7])
+    local actionCap = tonumber(args[8])
     local offsets, eventsTotal, badTotal, lostTotal = keys[1], keys[2], keys[3], keys[4]
     local pages, lastSeen, actions, bad, feed, badFeed =
         keys[5], keys[6], keys[7], keys[8], keys[9], keys[10]
+    local hour, hourState = keys[11], keys[12]
     local topPages, activeUsers = nil, nil
-    local nextKey = 11
+    local nextKey = 13
     if seed then
-        topPages, activeUsers = keys[11], keys[12]
-        nextKey = 13
+        topPages, activeUsers = keys[13], keys[14]
+        nextKey = 15
     end
 
     -- The compare-and-set that makes a replay a no-op.
-    local n = tonumber(args[7])
-    local first = 8
+    local n = tonumber(args[9])
+    local first = 10
     local mismatches = {0}
     for k = 0, n - 1 do
         local field = args[first + 3 * k]
@@ -252,6 +332,11 @@ local function apply(keys, args)
     if not wholeNumber(now, latest) then
         return redis.error_reply('ERR pb_apply_v2: bad time ' .. tostring(args[2]))
     end
+    if not wholeNumber(pageCap, 1e9) or pageCap < 1 or not wholeNumber(actionCap, 1e6) or
+        actionCap < 1 then
+        return redis.error_reply('ERR pb_apply_v2: bad caps ' .. tostring(args[7]) .. ' ' ..
+                                 tostring(args[8]))
+    end
     for _, group in ipairs({{l.pageMinutes, 60000}, {l.userMinutes, 60000},
                             {l.seconds, 600000}, {l.minutes, 3600000}}) do
         for _, b in ipairs(group[1]) do
@@ -262,7 +347,8 @@ local function apply(keys, args)
     end
     local typed = {{offsets, 'hash'}, {eventsTotal, 'string'}, {badTotal, 'string'},
                    {lostTotal, 'string'}, {pages, 'zset'}, {lastSeen, 'zset'}, {actions, 'hash'},
-                   {bad, 'hash'}, {feed, 'stream'}, {badFeed, 'stream'}}
+                   {bad, 'hash'}, {feed, 'stream'}, {badFeed, 'stream'}, {hour, 'zset'},
+                   {hourState, 'hash'}}
     if seed then
         typed[#typed + 1] = {topPages, 'zset'}
         typed[#typed + 1] = {activeUsers, 'string'}
@@ -288,6 +374,18 @@ local function apply(keys, args)
         end
         plans[h.key], h.plan = plan, plan
     end
+    -- the actions over the cap go into OTHER's counter, which must take the add
+    local other = redis.call('HGET', actions, OTHER)
+    if other and not safeCounter(other) then
+        problem = 'WRONGTYPE ' .. actions .. ' field (other) holds \'' .. string.sub(other, 1, 40) ..
+                  '\', not an integer counter below 10^18' .. ADVICE
+    end
+    local through = redis.call('HGET', hourState, 'through')
+    if through and not string.find(through, '^%-?%d+$') then
+        problem = problem or ('WRONGTYPE ' .. hourState .. ' field through holds \'' ..
+                              string.sub(through, 1, 40) .. '\', not a minute' .. ADVICE)
+    end
+    through = tonumber(through)
     if l.feed[2] > 0 then problem = problem or checkStream(feed) end
     if l.badFeed[2] > 0 then problem = problem or checkStream(badFeed) end
     if problem then return redis.error_reply(problem) end
@@ -300,13 +398,27 @@ local function apply(keys, args)
     if l.invalid > 0 then redis.call('INCRBY', badTotal, l.invalid) end
     if l.lost > 0 then redis.call('INCRBY', lostTotal, l.lost) end
 
-    -- all-time pages, and per minute
+    -- all-time pages, per minute and in the hour; each set kept to the cap
     zsetAdd(pages, args, l.pages[1], l.pages[2])
-    if seed then zsetAdd(topPages, args, l.pages[1], l.pages[2]) end
-    for _, b in ipairs(l.pageMinutes) do
-        zsetAdd(b.key, args, b.items[1], b.items[2])
-        redis.call('PEXPIREAT', b.key, (tonumber(b.number) + 1) * 60000 + history + grace)
+    zsetCap(pages, pageCap, nil)
+    if seed then
+        zsetAdd(topPages, args, l.pages[1], l.pages[2])
+        zsetCap(topPages, pageCap, nil)
     end
+    local hourAdded = false
+    for _, b in ipairs(l.pageMinutes) do
+        local minute = tonumber(b.number)
+        if not through or minute > through then -- a retired minute is past the hour: skipped
+            zsetAdd(b.key, args, b.items[1], b.items[2])
+            redis.call('PEXPIREAT', b.key, (minute + 1) * 60000 + history + grace)
+            if through then
+                zsetAdd(hour, args, b.items[1], b.items[2])
+                hourAdded = true
+            end
+            zsetCap(b.key, math.max(1, math.floor(pageCap / 10)), through and hour or nil)
+        end
+    end
+    if hourAdded then zsetCap(hour, pageCap, nil) end
 
     -- last seen per user: ZADD GT in chunks (Lua's unpack has a stack limit)
     local chunk = {}
@@ -320,8 +432,9 @@ local function apply(keys, args)
     end
     if #chunk > 0 then redis.call('ZADD', lastSeen, 'GT', unpack(chunk)) end
 
-    -- actions, and per user and action, per minute
+    -- actions (kept to the cap), and per user and action, per minute
     hashAdd(actions, args, l.actions[1], l.actions[2], added[1].plan)
+    hashCap(actions, actionCap)
     for _, b in ipairs(l.userMinutes) do
         hashAdd(b.key, args, b.items[1], b.items[2], b.plan)
         redis.call('PEXPIREAT', b.key, (tonumber(b.number) + 1) * 60000 + history + grace)
@@ -362,19 +475,89 @@ local function apply(keys, args)
                tonumber(ended[2]) - tonumber(began[2])}
 end
 
--- pb_beat_v2: an aggregator's heartbeat; also keeps derived state current while no events come.
--- KEYS: heartbeats hash, heartbeat times zset, last_seen, [active_users when given]
--- ARGV: now_ms, window_ms, history_ms, stale_ms, id, json
+-- Retires the minutes that left the hour from the hour set, at most STEP members per call:
+-- a minute's set is renamed to pages:retiring at once (so later writes cannot reach it, and
+-- the minute is never written again), then taken off the hour set in steps. When the state is
+-- missing, so far behind that minute sets may have expired, or ahead of this clock by more than
+-- the future skew, the hour set is rebuilt from the minutes of the hour instead (one
+-- ZUNIONSTORE: slow with many pages, and rare).
+-- minuteKeys: the sets of minutes firstMinute, firstMinute + 1, ... (firstMinute = the current
+-- minute - 65, through the current minute + 5).
+local function retire(hour, hourState, retiring, minuteKeys, firstMinute, nowMinute)
+    local newest = nowMinute - 60 -- the newest minute past the hour
+    local through = tonumber(redis.call('HGET', hourState, 'through'))
+    -- missing, behind the oldest minute set still kept, or written by a clock far ahead
+    if not through or through + 1 < firstMinute or through > newest + 5 then
+        local window = {}
+        for m = newest + 1, firstMinute + #minuteKeys - 1 do
+            window[#window + 1] = minuteKeys[m - firstMinute + 1]
+        end
+        redis.call('ZUNIONSTORE', hour, #window, unpack(window))
+        redis.call('ZREMRANGEBYRANK', retiring, 0, -1) -- (the aggregator's ACL has no DEL)
+        redis.call('HSET', hourState, 'through', newest)
+        return -1
+    end
+    local budget, retired = STEP, 0
+    while budget > 0 do
+        local popped = redis.call('ZPOPMIN', retiring, budget)
+        if #popped > 0 then
+            for k = 1, #popped, 2 do zsetTake(hour, popped[k], tonumber(popped[k + 1])) end
+            budget = budget - #popped / 2
+            retired = retired + #popped / 2
+        elseif through >= newest then
+            break
+        else
+            through = through + 1
+            local key = minuteKeys[through - firstMinute + 1]
+            if redis.call('EXISTS', key) == 1 then
+                redis.call('RENAME', key, retiring)
+                redis.call('PERSIST', retiring)
+            end
+            redis.call('HSET', hourState, 'through', through)
+        end
+    end
+    return retired
+end
+
+-- pb_beat_v2: an aggregator's heartbeat; also keeps derived state current while no events come:
+-- last_seen trimmed, active_users refreshed, minutes past the hour retired from the hour set.
+-- KEYS: heartbeats hash, heartbeat times zset, last_seen, pages:h, pages:h:state,
+--       pages:retiring, [active_users when ARGV[7] is 1], then the page sets of the minutes
+--       ARGV[8] (the current minute - 65) to the current minute + 5
+-- ARGV: now_ms, window_ms, history_ms, stale_ms, id, json, seed(0|1), first_minute
 local function beat(keys, args)
     local now = tonumber(args[1])
     local window = tonumber(args[2])
     local history = tonumber(args[3])
     local stale = tonumber(args[4])
-    local beats, times, lastSeen, activeUsers = keys[1], keys[2], keys[3], keys[4]
-    local typed = {{beats, 'hash'}, {times, 'zset'}, {lastSeen, 'zset'}}
+    local beats, times, lastSeen = keys[1], keys[2], keys[3]
+    local hour, hourState, retiring = keys[4], keys[5], keys[6]
+    local activeUsers = nil
+    local firstKey = 7
+    if args[7] == '1' then
+        activeUsers = keys[7]
+        firstKey = 8
+    end
+    local firstMinute = tonumber(args[8])
+    local nowMinute = math.floor(now / 60000)
+    if not wholeNumber(now, 1e13) or firstMinute ~= nowMinute - 65 or
+        #keys - firstKey + 1 ~= 71 then
+        return redis.error_reply('ERR pb_beat_v2: bad time or minute keys ' ..
+                                 '(an aggregator of another version?)')
+    end
+    local minuteKeys = {}
+    for k = firstKey, #keys do minuteKeys[#minuteKeys + 1] = keys[k] end
+    local typed = {{beats, 'hash'}, {times, 'zset'}, {lastSeen, 'zset'}, {hour, 'zset'},
+                   {hourState, 'hash'}, {retiring, 'zset'}}
     if activeUsers then typed[#typed + 1] = {activeUsers, 'string'} end
+    for _, key in ipairs(minuteKeys) do typed[#typed + 1] = {key, 'zset'} end
     local problem = checkKeys(typed, {})
     if problem then return redis.error_reply(problem) end
+    local through = redis.call('HGET', hourState, 'through')
+    if through and not string.find(through, '^%-?%d+$') then
+        return redis.error_reply('WRONGTYPE ' .. hourState .. ' field through holds \'' ..
+                                 string.sub(through, 1, 40) .. '\', not a minute' .. ADVICE)
+    end
     redis.call('HSET', beats, args[5], args[6])
     redis.call('ZADD', times, now, args[5])
     local gone = redis.call('ZRANGEBYSCORE', times, '-inf', '(' .. (now - stale))
@@ -387,6 +570,7 @@ local function beat(keys, args)
     if activeUsers then
         redis.call('SET', activeUsers, redis.call('ZCOUNT', lastSeen, '(' .. (now - window), '+inf'))
     end
+    retire(hour, hourState, retiring, minuteKeys, firstMinute, nowMinute)
     return #gone
 end
 

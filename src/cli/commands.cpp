@@ -747,6 +747,14 @@ void addAggregatorFlags(Flags &f)
           "Most distinct Redis fields (users, pages, ... per minute) in one batch, whatever "
           "--redis-call-target allows.",
           "n", QString::number(AggregatorOptions{}.maxBatchFields));
+    f.add("max-pages",
+          "Most distinct pages Redis keeps all-time and in the last hour (a tenth of it per "
+          "minute); the least viewed beyond it add up under \"(other)\". Bounds Redis's memory "
+          "and read time whatever producers send.",
+          "n", QString::number(AggregationOptions{}.maxPages));
+    f.add("max-actions",
+          "Most distinct actions Redis keeps; the rarest beyond it add up under \"(other)\".",
+          "n", QString::number(AggregationOptions{}.maxActions));
 }
 
 AggregatorOptions aggregatorOptions(const Flags &f)
@@ -783,6 +791,8 @@ AggregatorOptions aggregatorOptions(const Flags &f)
     o.staticId = str(f.value("static-id"));
     o.maxBatchFields = f.integer("max-batch-fields", 1000, 10'000'000);
     o.maxBatchBytes = f.integer("max-batch-bytes", 64 << 10, std::int64_t{256} << 20);
+    o.aggregation.maxPages = f.integer("max-pages", 10, 100'000'000);
+    o.aggregation.maxActions = f.integer("max-actions", 1, 10'000);
     o.redisCallTarget = f.duration("redis-call-target");
     if (o.redisCallTarget < 10ms || o.redisCallTarget > 5s)
         throw UsageError{"--redis-call-target wants a time from 10ms to 5s (Redis answers "

@@ -35,6 +35,11 @@ struct AggregationOptions {
     // time (see eventTime()).
     // (resources/redis/pulseboard.lua trims last_seen scores beyond now + the same 5 minutes.)
     std::chrono::milliseconds maxFutureSkew{std::chrono::minutes(5)};
+    // The most distinct pages Redis keeps in the all-time set and in the hour's set (a tenth of
+    // it in each minute's), and distinct actions: producers choose the names, so memory and
+    // reads must not grow with them. The lowest counts beyond a cap add up under "(other)".
+    std::int64_t maxPages = 1'000'000;
+    std::int64_t maxActions = 1000;
 };
 
 // The time an event counts at: its Kafka timestamp, or with EventTimeSource::Payload the

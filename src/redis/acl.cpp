@@ -45,12 +45,24 @@ const std::vector<std::string> kAggregator = {
     "+zrangebyscore",
     "+zrem",
     "+zremrangebyscore",
+    // the caps and the hour set's upkeep
+    "+zcard",
+    "+zscore",
+    "+zrange",
+    "+zpopmin",
+    "+zunionstore",
+    "+hlen",
+    "+hexists",
+    "+hgetall",
+    "+rename",
+    "+persist",
+    "+zremrangebyrank",
 };
 
 // The reader: what StatsReader sends (src/redis/stats_reader.cpp).
-const std::vector<std::string> kReader = {"+zcount", "+mget",    "+zrevrange",
-                                          "+zunion", "+hgetall", "+hkeys",
-                                          "+hmget",  "+zscore",  "+xrevrange"};
+const std::vector<std::string> kReader = {"+zcount",  "+mget",  "+zrevrange", "+zunion",
+                                          "+hgetall", "+hkeys", "+hmget",     "+zscore",
+                                          "+zmscore", "+hget",  "+exists",    "+xrevrange"};
 
 } // namespace
 

@@ -120,10 +120,10 @@ Command BatchWriter::encode(const BatchAggregate &b, const std::string &topic,
     // Every key the call touches goes in KEYS (the Lua builds no names): Redis Cluster routes
     // by them, and a resharding answers TRYAGAIN instead of letting a call write half on the
     // wrong node. Order: see pb_apply_v2 in resources/redis/pulseboard.lua.
-    std::vector<std::string> keys{schema_.offsets(),   schema_.eventsTotal(), schema_.badTotal(),
-                                  schema_.lostTotal(), schema_.pages(),       schema_.lastSeen(),
-                                  schema_.actions(),   schema_.badByReason(), schema_.feed(),
-                                  schema_.badFeed()};
+    std::vector<std::string> keys{
+        schema_.offsets(), schema_.eventsTotal(), schema_.badTotal(),  schema_.lostTotal(),
+        schema_.pages(),   schema_.lastSeen(),    schema_.actions(),   schema_.badByReason(),
+        schema_.feed(),    schema_.badFeed(),     schema_.pagesHour(), schema_.pagesHourState()};
     if (schema_.writesSeedKeys()) {
         keys.emplace_back(kSeedTopPages);
         keys.emplace_back(kSeedActiveUsers);
@@ -134,7 +134,8 @@ Command BatchWriter::encode(const BatchAggregate &b, const std::string &topic,
         args.end(),
         {schema_.writesSeedKeys() ? "1" : "0", num(nowMs), num(options_.activeWindow.count()),
          num(kHistory.count()), num(kBucketGrace.count()),
-         num(static_cast<std::int64_t>(std::max<std::size_t>(options_.feedPerBatch * 20, 100)))});
+         num(static_cast<std::int64_t>(std::max<std::size_t>(options_.feedPerBatch * 20, 100))),
+         num(options_.maxPages), num(options_.maxActions)});
     args.push_back(num(static_cast<std::int64_t>(claims.size())));
     std::int64_t lost = 0;
     for (const auto &claim : claims) {
@@ -272,16 +273,20 @@ ApplyResult BatchWriter::parse(const redisReply *reply)
 
 void BatchWriter::beat(const std::string &aggregatorId, const std::string &json, std::int64_t nowMs)
 {
-    Command c{"FCALL",
-              "pb_beat_v2",
-              schema_.writesSeedKeys() ? "4" : "3",
-              schema_.heartbeats(),
-              schema_.heartbeatTimes(),
-              schema_.lastSeen()};
+    // Every key goes in KEYS, the page sets of the minutes it may retire or rebuild from too.
+    const auto nowMinute = floorDiv(nowMs, 60'000);
+    const auto firstMinute = nowMinute - kRetirableMinutes;
+    Command keys{schema_.heartbeats(), schema_.heartbeatTimes(), schema_.lastSeen(),
+                 schema_.pagesHour(),  schema_.pagesHourState(), schema_.pagesRetiring()};
     if (schema_.writesSeedKeys())
-        c.emplace_back(kSeedActiveUsers);
+        keys.emplace_back(kSeedActiveUsers);
+    for (auto m = firstMinute; m <= nowMinute + kFutureMinutes; ++m)
+        keys.push_back(schema_.pagesMinute(m));
+    Command c{"FCALL", "pb_beat_v2", num(static_cast<std::int64_t>(keys.size()))};
+    std::move(keys.begin(), keys.end(), std::back_inserter(c));
     c.insert(c.end(), {num(nowMs), num(options_.activeWindow.count()), num(kHistory.count()),
-                       num(kHeartbeatStale.count()), aggregatorId, json});
+                       num(kHeartbeatStale.count()), aggregatorId, json,
+                       schema_.writesSeedKeys() ? "1" : "0", num(firstMinute)});
     call(c);
 }
 

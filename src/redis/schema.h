@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace pb::redis {
 
@@ -42,6 +43,12 @@ struct Schema {
     {
         return key("pages:m:" + std::to_string(minute));
     }
+    // Pages in the last hour: the sum of the minutes after pagesHourState's "through" field,
+    // kept by the functions; pagesRetiring holds what is still to come off it of a minute past
+    // the hour.
+    std::string pagesHour() const { return key("pages:h"); }
+    std::string pagesHourState() const { return key("pages:h:state"); }
+    std::string pagesRetiring() const { return key("pages:retiring"); }
     std::string lastSeen() const { return key("last_seen"); }
     std::string actions() const { return key("actions"); }
     std::string userActionsMinute(std::int64_t minute) const
@@ -62,6 +69,15 @@ struct Schema {
     std::string heartbeats() const { return key("heartbeats"); }
     std::string heartbeatTimes() const { return key("heartbeat_times"); }
 };
+
+// The member (in the page sets) and field (in the actions hash) under which the counts beyond
+// the caps add up; 0xFF never occurs in UTF-8, so no page or action can have this name.
+inline constexpr std::string_view kOtherMember{"\xff(other)"};
+inline constexpr const char *kOtherLabel = "(other)";
+// The functions retire minutes past the hour from the hour set at each heartbeat; the sets of
+// the minutes from now - kRetirableMinutes to now + kFutureMinutes go with each.
+inline constexpr std::int64_t kRetirableMinutes = 65;
+inline constexpr std::int64_t kFutureMinutes = 5;
 
 // The offsets hash field of a partition: "topic/partition".
 inline std::string partitionField(const std::string &topic, int partition)

@@ -46,8 +46,10 @@ std::optional<std::int64_t> numberIn(std::string_view text)
 }
 
 // HGETALL / WITHSCORES replies: [name, value, name, value, ...]; a value that is not a number
-// is skipped and counted against `key`.
-std::vector<NamedCount> pairs(const redisReply *reply, std::string_view key, SkippedFields &skipped)
+// is skipped and counted against `key`. The counts beyond the caps are named "(other)" unless
+// `raw`.
+std::vector<NamedCount> pairs(const redisReply *reply, std::string_view key, SkippedFields &skipped,
+                              bool raw = false)
 {
     std::vector<NamedCount> result;
     if (reply->type != REDIS_REPLY_ARRAY)
@@ -55,9 +57,11 @@ std::vector<NamedCount> pairs(const redisReply *reply, std::string_view key, Ski
     result.reserve(reply->elements / 2);
     for (std::size_t i = 0; i + 1 < reply->elements; i += 2) {
         const auto count = numberIn(reply->element[i + 1]);
-        if (count && reply->element[i]->type == REDIS_REPLY_STRING)
-            result.push_back({replyString(reply->element[i]), *count});
-        else
+        if (count && reply->element[i]->type == REDIS_REPLY_STRING) {
+            auto name = replyString(reply->element[i]);
+            result.push_back(
+                {!raw && name == kOtherMember ? kOtherLabel : std::move(name), *count});
+        } else
             skipped.add(key);
     }
     return result;
@@ -145,7 +149,99 @@ bool usable(const redisReply *reply, const Command &command, SkippedFields &skip
     return false;
 }
 
+// Scores of `members` in a page set, as ZMSCORE answers (0 where absent).
+std::vector<std::int64_t> scores(const redisReply *reply, std::size_t members)
+{
+    std::vector<std::int64_t> out(members, 0);
+    if (reply->type != REDIS_REPLY_ARRAY)
+        return out;
+    for (std::size_t i = 0; i < members && i < reply->elements; ++i)
+        out[i] = numberIn(reply->element[i]).value_or(0);
+    return out;
+}
+
 } // namespace
+
+std::vector<NamedCount> StatsReader::topPagesLastHour(const HourState &hour, std::int64_t nowMinute,
+                                                      SkippedFields &skipped)
+{
+    const auto &s = options_.schema;
+    const auto wanted = static_cast<std::size_t>(options_.topPages);
+    const auto finish = [&](std::vector<NamedCount> top) {
+        std::erase_if(top, [](const NamedCount &p) { return p.count <= 0; });
+        sortMostFirst(top);
+        if (top.size() > wanted)
+            top.resize(wanted);
+        for (auto &p : top)
+            if (p.name == kOtherMember)
+                p.name = kOtherLabel;
+        return top;
+    };
+    // Without a current hour set (a new Redis before the first heartbeat, one written by an
+    // older version, a state far behind): the union of the minutes, exact and slow.
+    const auto byUnion = [&] {
+        Command lastHour{"ZUNION", "60"};
+        for (auto m = nowMinute - 59; m <= nowMinute; ++m)
+            lastHour.push_back(s.pagesMinute(m));
+        lastHour.push_back("WITHSCORES");
+        const auto reply = connection_.command(lastHour);
+        return finish(usable(reply.get(), lastHour, skipped)
+                          ? pairs(reply.get(), "the per-minute pages", skipped)
+                          : std::vector<NamedCount>{});
+    };
+    if (!hour.through || *hour.through < nowMinute - kRetirableMinutes - 1)
+        return byUnion();
+    // The hour set holds the minutes after `through`: besides the hour, the rest of a retiring
+    // minute, minutes past the hour a heartbeat has not retired yet, and future minutes (event
+    // times up to 5 minutes ahead). They come off each candidate's score; the hour set's scores
+    // bound every other page's from above, so the top is exact once the k-th corrected score
+    // reaches the next one unread (Fagin's threshold algorithm): one round trip when nothing
+    // needs correcting, a few more when something does.
+    std::vector<std::string> corrections;
+    if (hour.retiring)
+        corrections.push_back(s.pagesRetiring());
+    for (auto m = *hour.through + 1; m <= nowMinute - 60; ++m)
+        corrections.push_back(s.pagesMinute(m));
+    for (auto m = std::max(*hour.through, nowMinute) + 1; m <= nowMinute + kFutureMinutes; ++m)
+        if (hour.future)
+            corrections.push_back(s.pagesMinute(m));
+    if (corrections.empty())
+        return finish(hour.top);
+    std::size_t depth = std::max<std::size_t>(wanted * 4, 64);
+    for (;;) {
+        const Command range{"ZREVRANGE", s.pagesHour(), "0",
+                            num(static_cast<std::int64_t>(depth - 1)), "WITHSCORES"};
+        const auto reply = connection_.command(range);
+        if (!usable(reply.get(), range, skipped))
+            return byUnion();
+        auto candidates = pairs(reply.get(), s.pagesHour(), skipped, true);
+        if (candidates.empty())
+            return {};
+        std::vector<Command> commands;
+        for (const auto &key : corrections) {
+            Command c{"ZMSCORE", key};
+            for (const auto &p : candidates)
+                c.push_back(p.name);
+            commands.push_back(std::move(c));
+        }
+        const auto replies = connection_.pipeline(commands);
+        const auto bound = candidates.back().count; // no unread page scores more
+        for (std::size_t k = 0; k < replies.size(); ++k) {
+            if (!usable(replies[k].get(), commands[k], skipped))
+                continue;
+            const auto taken = scores(replies[k].get(), candidates.size());
+            for (std::size_t i = 0; i < candidates.size(); ++i)
+                candidates[i].count -= taken[i];
+        }
+        const bool all = candidates.size() < depth;
+        auto top = finish(std::move(candidates));
+        if (all || (top.size() == wanted && top.back().count >= bound))
+            return top;
+        if (depth >= 100'000)
+            return byUnion(); // a pathological spread: the slow exact way
+        depth *= 4;
+    }
+}
 
 StatsReader::StatsReader(Connection &connection, StatsOptions options)
     : connection_(connection)
@@ -168,14 +264,16 @@ Snapshot StatsReader::read(std::int64_t nowMs)
     commands.push_back({"ZCOUNT", s.lastSeen(), "(" + num(nowMs - 30 * 60'000), "+inf"});
     commands.push_back({"MGET", s.eventsTotal(), s.badTotal(), s.lostTotal()});
     commands.push_back({"ZREVRANGE", s.pages(), "0", num(options_.topPages - 1), "WITHSCORES"});
-    Command lastHour{"ZUNION", "60"};
-    for (auto m = firstMinute; m <= nowMinute; ++m)
-        lastHour.push_back(s.pagesMinute(m));
-    lastHour.push_back("WITHSCORES");
-    commands.push_back(std::move(lastHour));
+    commands.push_back({"ZREVRANGE", s.pagesHour(), "0", num(options_.topPages - 1), "WITHSCORES"});
     commands.push_back({"HGETALL", s.actions()});
     commands.push_back({"HGETALL", s.badByReason()});
     commands.push_back({"HGETALL", s.heartbeats()});
+    commands.push_back({"HGET", s.pagesHourState(), "through"});
+    commands.push_back({"EXISTS", s.pagesRetiring()});
+    Command future{"EXISTS"};
+    for (auto m = nowMinute + 1; m <= nowMinute + kFutureMinutes; ++m)
+        future.push_back(s.pagesMinute(m));
+    commands.push_back(std::move(future));
     const std::size_t fixed = commands.size();
     const auto firstSecBucket = floorDiv(firstSecond, kSecondsPerRateBucket);
     const auto lastSecBucket = floorDiv(lastSecond, kSecondsPerRateBucket);
@@ -220,10 +318,16 @@ Snapshot StatsReader::read(std::int64_t nowMs)
         snap.lostEvents = number(totals->element[2], s.lostTotal());
     }
     snap.topPagesAllTime = pairs(reply(3), s.pages(), skipped);
-    snap.topPagesLastHour = pairs(reply(4), "the per-minute pages", skipped);
-    sortMostFirst(snap.topPagesLastHour);
-    if (snap.topPagesLastHour.size() > static_cast<std::size_t>(options_.topPages))
-        snap.topPagesLastHour.resize(static_cast<std::size_t>(options_.topPages));
+    HourState hour;
+    hour.top = pairs(reply(4), s.pagesHour(), skipped, true);
+    if (const auto *through = reply(8); through->type == REDIS_REPLY_STRING) {
+        hour.through = numberIn(replyString(through));
+        if (!hour.through)
+            skipped.add(s.pagesHourState());
+    }
+    hour.retiring = numberIn(reply(9)).value_or(0) > 0;
+    hour.future = numberIn(reply(10)).value_or(0) > 0;
+    snap.topPagesLastHour = topPagesLastHour(hour, nowMinute, skipped);
     snap.actions = pairs(reply(5), s.actions(), skipped);
     sortMostFirst(snap.actions);
     snap.badByReason = pairs(reply(6), s.badByReason(), skipped);

@@ -7,6 +7,7 @@
 #include "schema.h"
 
 #include <chrono>
+#include <optional>
 #include <string>
 
 namespace pb::redis {
@@ -32,6 +33,17 @@ public:
     const StatsOptions &options() const { return options_; }
 
 private:
+    // What the first round trip read of the hour set.
+    struct HourState {
+        std::vector<NamedCount> top;         // its highest scores
+        std::optional<std::int64_t> through; // its state's "through" minute
+        bool retiring = false;               // pages:retiring exists
+        bool future = false;                 // a page set of a minute after now exists
+    };
+    // The most viewed pages of the minutes nowMinute - 59 to nowMinute, exact.
+    std::vector<NamedCount> topPagesLastHour(const HourState &hour, std::int64_t nowMinute,
+                                             SkippedFields &skipped);
+
     Connection &connection_;
     StatsOptions options_;
 };

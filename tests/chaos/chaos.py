@@ -995,6 +995,35 @@ def recompute(records, verdicts, ends, log):
     return want.keys
 
 
+def expect_hour_set(want, have):
+    """The hour set the functions keep: the sum of the minutes after its state's `through`
+    (the newest minute whose retirement began; the sets of minutes at or before it are gone),
+    plus what is left to retire of the last one. Read with every aggregator stopped."""
+    state = have.get(PREFIX + "pages:h:state")
+    if state is None:
+        return
+    through = state[1].get(b"through")
+    if not isinstance(through, int):
+        return  # compare() reports the state as it differs from the one expected below
+    want[PREFIX + "pages:h:state"] = ("hash", {b"through": through})
+    hour = collections.Counter()
+    for name in list(want):
+        match = re.fullmatch(re.escape(PREFIX) + r"pages:m:(-?\d+)", name)
+        if not match:
+            continue
+        if int(match.group(1)) > through:
+            hour.update(want[name][1])
+        elif name not in have:
+            del want[name]  # retired
+    retiring = have.get(PREFIX + "pages:retiring")
+    if retiring is not None and retiring[0] == "zset":
+        want[PREFIX + "pages:retiring"] = retiring
+        hour.update(retiring[1])
+    hour = +hour
+    if hour:
+        want[PREFIX + "pages:h"] = ("zset", hour)
+
+
 def dlq_differences(bootstrap, records, verdicts):
     """Every invalid record reached the dead-letter topic at least once, unchanged."""
     forwarded = collections.defaultdict(list)
@@ -1197,6 +1226,7 @@ class Verdict:
         verdicts = [classify(record.value) for record in self.records]
         self.reasons = collections.Counter(reason for reason, _ in verdicts)
         want = recompute(self.records, verdicts, ends, log)
+        expect_hour_set(want, have)
         self.diffs = compare(want, have)
         dlq_diffs, dlq_duplicates = dlq_differences(stack.broker.bootstrap, self.records,
                                                     verdicts)
