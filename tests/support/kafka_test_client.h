@@ -23,7 +23,7 @@ struct Record {
     std::int64_t timestampMs = 0; // 0: now
     bool nullKey = false;         // no key at all (key is ignored)
     bool nullValue = false;       // a tombstone: no value at all (value is ignored)
-    std::vector<Header> headers;
+    std::vector<Header> headers{};
 };
 
 struct ReadRecord {
