@@ -54,6 +54,18 @@ DeadLetter deadLetterOf(const hostile::Case &c)
     return d;
 }
 
+// Stops the aggregator when a check fails before it was stopped cleanly.
+struct KillOnExit {
+    QProcess &process;
+    ~KillOnExit()
+    {
+        if (process.state() != QProcess::NotRunning) {
+            process.kill();
+            process.waitForFinished(5000);
+        }
+    }
+};
+
 } // namespace
 
 class TestHostile : public QObject {
@@ -94,6 +106,7 @@ class TestHostile : public QObject {
                                           q(f_.stack->redisEndpoint().toString()), "--event-time",
                                           payloadMode ? "payload" : "kafka"});
         QVERIFY2(aggregator.waitForStarted(5000), "pulseboard-cli did not start");
+        const KillOnExit guard{aggregator};
 
         const auto start = nowMs();
         auto w =
@@ -132,9 +145,11 @@ class TestHostile : public QObject {
                 sent.push_back({cases[i], positions[hostileAt[i]]});
 
             // then it reaches the end of every partition (nothing stalls) and is still running.
-            QVERIFY2(waitForEnd(60s), qPrintable(QString("round %1: the stored offsets did not "
-                                                         "reach the partitions' ends")
-                                                     .arg(round)));
+            QVERIFY2(waitForEnd(60s),
+                     qPrintable(QString("round %1: the stored offsets did not reach the "
+                                        "partitions' ends; the aggregator said: %2")
+                                    .arg(round)
+                                    .arg(QString::fromUtf8(aggregator.readAllStandardError()))));
             QVERIFY2(aggregator.state() == QProcess::Running,
                      qPrintable("the aggregator ended: " + aggregator.readAllStandardError()));
 

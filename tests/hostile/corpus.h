@@ -297,6 +297,12 @@ inline std::vector<Case> corpus(std::int64_t now)
         k.payloadModeTime = 1'000'000'000'000;
     }
 
+    // A null timestamp is one given (as none): the later one is ignored; the record time counts.
+    good("duplicate timestamp, the first null",
+         json("{'user_id':'h-dup-n','action':'view','page':'/x','timestamp':null,"
+              "'timestamp':1000000000000}"),
+         "h-dup-n", "view", "/x");
+
     // Payload timestamps far in the future and in the past (the record time is ordinary).
     const auto payloadTime = [&](std::string name, const std::string &value, std::string user,
                                  std::int64_t countsAt) {
@@ -329,6 +335,7 @@ inline std::vector<Case> corpus(std::int64_t now)
     recordTime("record time in the year 9999", 253'402'300'799'000, "h-k-9999", kReadTime);
     recordTime("record time in nanoseconds", now * 1'000'000, "h-k-ns", kReadTime);
     recordTime("record time 1 ms after 1970", 1, "h-k-1", 1);
+    recordTime("record time before 1970", -86'400'000, "h-k-1969", kReadTime);
     {
         auto &k = good("record time in the year 9999, payload time now",
                        event("'h-k-both'", "'view'", "'/x'", ts(std::to_string(now - 100'000))),
