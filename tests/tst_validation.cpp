@@ -4,6 +4,7 @@
 
 #include "core/event.h"
 #include "core/event_generator.h"
+#include "hostile/corpus.h"
 #include "validation_cases.h"
 
 #include <QDateTime>
@@ -12,10 +13,12 @@
 #include <climits>
 #include <cstdint>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
 using namespace pb;
+namespace hostile = pb::test::hostile;
 
 Q_DECLARE_METATYPE(std::string)
 
@@ -536,6 +539,51 @@ private Q_SLOTS:
         QVERIFY(!reasonFromName("no_such_reason"));
         QVERIFY(!reasonFromName(""));
         QVERIFY(!reasonFromName("NOT_JSON"));
+    }
+
+    void givenTheHostileCorpus_whenValidatedQuickAndFull_thenBothGiveItsVerdict()
+    {
+        // Given every payload tst_hostile sends end to end, then both paths give the verdict
+        // the corpus states and a valid one reads as the event the corpus expects (duplicate
+        // keys included: the first wins on both).
+        EventValidator quick;
+        EventValidator full(false);
+        const auto now = QDateTime::currentMSecsSinceEpoch();
+        for (const auto &c : hostile::corpus(now)) {
+            const auto name = c.name.c_str();
+            const auto expected = QString::fromStdString(c.valid() ? "ok" : c.expect);
+            for (auto *validator : {&quick, &full}) {
+                const auto r = validator->validate(c.payload);
+                QVERIFY2(verdict(r) == expected,
+                         qPrintable(QString("%1: %2").arg(name, verdict(r))));
+                if (!r.ok())
+                    continue;
+                QVERIFY2(r.event.userId == c.user, name);
+                QVERIFY2(r.event.action == c.action, name);
+                QVERIFY2(r.event.page == c.page, name);
+                // A payload time the corpus says counts as written is the one read.
+                if (c.payloadModeTime != hostile::kReadTime && c.payloadModeTime != c.kafkaTimeMs)
+                    QVERIFY2(r.event.timestampMs == c.payloadModeTime, name);
+            }
+        }
+    }
+
+    void givenTheHostileCorpus_whenListed_thenItHasFiftyKindsAndEveryReason()
+    {
+        const auto cases = hostile::corpus(QDateTime::currentMSecsSinceEpoch());
+        std::set<std::string> names;
+        std::vector<bool> covered(kInvalidReasonCount, false);
+        for (const auto &c : cases) {
+            QVERIFY2(names.insert(c.name).second, c.name.c_str()); // each kind once
+            if (c.valid())
+                continue;
+            const auto reason = reasonFromName(c.expect);
+            QVERIFY2(reason, c.expect.c_str());
+            covered[static_cast<std::size_t>(*reason)] = true;
+        }
+        QVERIFY2(cases.size() >= 50, qPrintable(QString::number(cases.size())));
+        for (std::size_t i = 0; i < kInvalidReasonCount; ++i)
+            QVERIFY2(covered[i], reasonName(static_cast<InvalidReason>(i)).data());
     }
 
     void givenRandomEdits_whenValidatedQuickAndFull_thenBothPathsAgree()

@@ -65,6 +65,8 @@ void DeadLetterProducer::onDelivery(rd_kafka_t *, const rd_kafka_message_t *msg,
         letter.payloadSize = msg->len;
         letter.keySize = msg->key_len;
         letter.refusedBytes = msg->len + msg->key_len;
+        letter.nullPayload = msg->payload == nullptr;
+        letter.nullKey = msg->key == nullptr;
         // Already cut once: keep the original sizes it carries. (No exceptions here: this is a
         // callback from C.)
         if (const auto comma = sizes.find(','); comma != std::string_view::npos) {
@@ -87,6 +89,8 @@ void DeadLetterProducer::forward(std::string_view payload, std::string_view key,
     letter.position = std::string(source) + "/" + std::to_string(offset);
     letter.payloadSize = payload.size();
     letter.keySize = key.size();
+    letter.nullPayload = payload.data() == nullptr;
+    letter.nullKey = key.data() == nullptr;
     // Only what can go is copied: a record of many megabytes is cut here already.
     letter.payload = payload.substr(0, kMaxDeadLetterBytes);
     letter.key = key.substr(0, kMaxDeadLetterBytes - letter.payload.size());
@@ -99,6 +103,9 @@ void DeadLetterProducer::produce(const Letter &letter, std::size_t budget)
     const auto payload = std::string_view(letter.payload).substr(0, budget);
     const auto key = std::string_view(letter.key).substr(0, budget - payload.size());
     const bool cut = payload.size() < letter.payloadSize || key.size() < letter.keySize;
+    // librdkafka writes a null pointer as a null value or key, anything else (even "") as bytes.
+    auto *value = letter.nullPayload ? nullptr : const_cast<char *>(payload.data());
+    auto *keyBytes = letter.nullKey ? nullptr : const_cast<char *>(key.data());
     const auto sizes = std::to_string(letter.payloadSize) + "," + std::to_string(letter.keySize);
     for (;;) {
         HeadersPtr headers(rd_kafka_headers_new(3));
@@ -114,8 +121,7 @@ void DeadLetterProducer::produce(const Letter &letter, std::size_t budget)
 #pragma GCC diagnostic ignored "-Wold-style-cast"
         const auto err = rd_kafka_producev(
             producer_.get(), RD_KAFKA_V_TOPIC(topic_.c_str()),
-            RD_KAFKA_V_VALUE(const_cast<char *>(payload.data()), payload.size()),
-            RD_KAFKA_V_KEY(const_cast<char *>(key.data()), key.size()),
+            RD_KAFKA_V_VALUE(value, payload.size()), RD_KAFKA_V_KEY(keyBytes, key.size()),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(headers.get()),
             RD_KAFKA_V_OPAQUE(this), RD_KAFKA_V_END);
 #pragma GCC diagnostic pop

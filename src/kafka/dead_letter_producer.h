@@ -32,6 +32,8 @@ public:
     DeadLetterProducer(const DeadLetterProducer &) = delete;
     DeadLetterProducer &operator=(const DeadLetterProducer &) = delete;
 
+    // A payload or key whose data() is null (a tombstone, a record without a key) goes as
+    // null, not empty: the copy is the record as it came.
     void forward(std::string_view payload, std::string_view key, std::string_view reason,
                  std::string_view source, std::int64_t offset);
     // Waits until everything forwarded so far is acknowledged. False when something failed or
@@ -50,6 +52,8 @@ private:
         std::size_t payloadSize = 0; // the original sizes
         std::size_t keySize = 0;
         std::size_t refusedBytes = 0; // payload and key of the record the broker refused
+        bool nullPayload = false;
+        bool nullKey = false;
     };
     static void onDelivery(rd_kafka_t *, const rd_kafka_message_t *msg, void *opaque);
     // Produces `letter` cut to `budget` bytes (0: headers only). Throws pb::Error.

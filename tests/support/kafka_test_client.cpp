@@ -2,6 +2,7 @@
 
 #include "kafka/rdkafka_handles.h"
 
+#include <algorithm>
 #include <array>
 #include <stdexcept>
 
@@ -26,12 +27,11 @@ HandlePtr makeClient(rd_kafka_type_t type, const std::string &brokers,
     for (const auto &[k, v] : props)
         set(k, v);
     if (type == RD_KAFKA_PRODUCER)
-        rd_kafka_conf_set_dr_msg_cb(conf.get(),
-                                    [](rd_kafka_t *, const rd_kafka_message_t *m, void *opaque) {
-                                        auto *failures = static_cast<int *>(opaque);
-                                        if (m->err)
-                                            ++*failures;
-                                    });
+        rd_kafka_conf_set_dr_msg_cb(
+            conf.get(), [](rd_kafka_t *, const rd_kafka_message_t *m, void *) {
+                if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+                    *static_cast<Position *>(m->_private) = {m->partition, m->offset};
+            });
     HandlePtr rk(rd_kafka_new(type, conf.get(), err.data(), err.size()));
     if (!rk)
         throw std::runtime_error(err.data());
@@ -41,37 +41,56 @@ HandlePtr makeClient(rd_kafka_type_t type, const std::string &brokers,
 
 } // namespace
 
-void produceAll(const std::string &brokers, const std::string &topic,
-                const std::vector<Record> &records,
-                const std::vector<std::pair<std::string, std::string>> &properties)
+std::vector<Position> produceAll(const std::string &brokers, const std::string &topic,
+                                 const std::vector<Record> &records,
+                                 const std::vector<std::pair<std::string, std::string>> &properties)
 {
-    int failures = 0;
+    std::vector<Position> positions(records.size());
     std::vector<std::pair<std::string, std::string>> all{{"linger.ms", "5"}, {"acks", "all"}};
     all.insert(all.end(), properties.begin(), properties.end());
     auto rk = makeClient(RD_KAFKA_PRODUCER, brokers, all);
-    for (const auto &r : records) {
+    for (std::size_t i = 0; i < records.size(); ++i) {
+        const auto &r = records[i];
         for (;;) {
+            HeadersPtr headers;
+            if (!r.headers.empty()) {
+                headers.reset(rd_kafka_headers_new(r.headers.size()));
+                for (const auto &h : r.headers)
+                    rd_kafka_header_add(headers.get(), h.name.data(),
+                                        static_cast<ssize_t>(h.name.size()),
+                                        h.value ? h.value->data() : nullptr,
+                                        h.value ? static_cast<ssize_t>(h.value->size()) : 0);
+            }
+            // A null pointer is what makes a key or a value null rather than empty.
+            auto *key = r.nullKey ? nullptr : const_cast<char *>(r.key.data());
+            auto *value = r.nullValue ? nullptr : const_cast<char *>(r.value.data());
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wold-style-cast"
             const auto err = rd_kafka_producev(
                 rk.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
                 RD_KAFKA_V_PARTITION(r.partition < 0 ? RD_KAFKA_PARTITION_UA : r.partition),
-                RD_KAFKA_V_KEY(const_cast<char *>(r.key.data()), r.key.size()),
-                RD_KAFKA_V_VALUE(const_cast<char *>(r.value.data()), r.value.size()),
+                RD_KAFKA_V_KEY(key, key ? r.key.size() : 0),
+                RD_KAFKA_V_VALUE(value, value ? r.value.size() : 0),
                 RD_KAFKA_V_TIMESTAMP(r.timestampMs), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_OPAQUE(&failures), RD_KAFKA_V_END);
+                RD_KAFKA_V_HEADERS(headers.get()), RD_KAFKA_V_OPAQUE(&positions[i]),
+                RD_KAFKA_V_END);
 #pragma GCC diagnostic pop
-            if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+            if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                (void)headers.release(); // librdkafka took them
                 break;
+            }
             if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
                 throw std::runtime_error(rd_kafka_err2str(err));
             rd_kafka_poll(rk.get(), 10);
         }
     }
     rd_kafka_flush(rk.get(), 30'000);
+    const auto failures = std::count_if(positions.begin(), positions.end(),
+                                        [](const Position &p) { return p.offset < 0; });
     if (rd_kafka_outq_len(rk.get()) > 0 || failures > 0)
         throw std::runtime_error("test producer: " + std::to_string(failures) +
                                  " record(s) not acknowledged");
+    return positions;
 }
 
 std::pair<std::int64_t, std::int64_t> watermarks(const std::string &brokers,
@@ -125,8 +144,10 @@ std::vector<ReadRecord> readAll(const std::string &brokers, const std::string &t
         if (!m || m->err)
             continue;
         ReadRecord r;
+        r.nullKey = m->key == nullptr;
         if (m->key)
             r.key.assign(static_cast<const char *>(m->key), m->key_len);
+        r.nullValue = m->payload == nullptr;
         if (m->payload)
             r.value.assign(static_cast<const char *>(m->payload), m->len);
         r.partition = m->partition;
@@ -138,8 +159,11 @@ std::vector<ReadRecord> readAll(const std::string &brokers, const std::string &t
             std::size_t size = 0;
             for (std::size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) ==
                                     RD_KAFKA_RESP_ERR_NO_ERROR;
-                 ++i)
-                r.headers[name] = std::string(static_cast<const char *>(value), size);
+                 ++i) {
+                r.headers[name] =
+                    value ? std::string(static_cast<const char *>(value), size) : std::string();
+                ++r.headerCount;
+            }
         }
         result.push_back(std::move(r));
     }
