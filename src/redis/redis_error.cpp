@@ -186,6 +186,32 @@ pb::Error errorClosedBeforeAnswering(std::string_view endpoint)
                       "the server closed the connection before answering: does it expect TLS?");
 }
 
+pb::Error errorConnectTimeout(std::string_view endpoint, std::string_view timeout)
+{
+    const auto where = "Redis at " + std::string(endpoint);
+    return redisError(ErrorKind::Retriable,
+                      where + " did not accept a connection within the " + std::string(timeout) +
+                          " connect timeout (a wrong address, a host that is down, or a firewall "
+                          "that drops the packets): check --redis host:port and any firewall in "
+                          "between",
+                      ErrorCause::Unreachable, where,
+                      "no connection within " + std::string(timeout) +
+                          ": a wrong address, a host that is down, or a firewall in between");
+}
+
+pb::Error errorNoAnswerToHandshake(std::string_view endpoint, std::string_view timeout)
+{
+    const auto where = "Redis at " + std::string(endpoint);
+    return redisError(ErrorKind::Retriable,
+                      where + " accepted the connection but did not answer PING within " +
+                          std::string(timeout) +
+                          ": is a Redis server listening on this port? Check --redis host:port "
+                          "(a stalled Redis looks the same)",
+                      ErrorCause::Timeout, where,
+                      "connected, but no answer to PING: is a Redis server listening on this "
+                      "port?");
+}
+
 pb::Error errorFromTlsSetup(std::string_view what, std::string_view file, std::string_view why)
 {
     std::string flag;
