@@ -225,7 +225,7 @@ private Q_SLOTS:
             << kKafkaProbeMs;
         QTest::newRow("wrong SASL password")
             << simulate(s.kafkaSasl.address(), sasl) << "" << 1
-            << QStringList{"the broker refused the login",
+            << QStringList{"wrong user name, password or SASL mechanism",
                            "check sasl.username, the password (PULSEBOARD_KAFKA_PASSWORD"}
             << kKafkaProbeMs;
         QTest::newRow("SASL on a listener without it")

@@ -92,6 +92,8 @@ QString settingsField(const Error &error)
             return "redis/tlsCertFile";
         if (detail.contains("key"))
             return "redis/tlsKeyFile";
+        if (detail.contains("password"))
+            return "redis/password";
     }
     switch (error.cause()) {
     case ErrorCause::Unreachable:

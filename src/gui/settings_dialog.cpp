@@ -230,14 +230,16 @@ void SettingsDialog::testKafka()
     const auto settings = this->settings().kafkaSettings();
     const auto topic = this->settings().topic.toStdString();
     ui_->testKafka->setEnabled(false);
-    ui_->kafkaVerdict->setText(tr("Asking the brokers for metadata (up to 5 s)…"));
+    // Past librdkafka's 5 s connection set-up timeout, so that a silent server or dropped
+    // packets come back as what they are rather than as "no answer".
+    ui_->kafkaVerdict->setText(tr("Asking the brokers for metadata (up to 8 s)…"));
     QPointer self(this);
     QThreadPool::globalInstance()->start([self, settings, topic] {
         bool ok = false;
         QString message;
         QString field;
         try {
-            const auto md = kafka::probeBrokers(settings, std::chrono::seconds(5));
+            const auto md = kafka::probeBrokers(settings, std::chrono::seconds(8));
             const auto &found = kafka::requireTopic(md, settings, topic);
             ok = true;
             message = tr("Kafka answered: %1 broker(s); topic \"%2\" has %3 partition(s).")

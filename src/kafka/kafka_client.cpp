@@ -294,7 +294,7 @@ Diagnosis diagnose(rd_kafka_resp_err_t err, std::string_view reason)
                     "the broker does not offer this SASL mechanism on this listener",
                     "check sasl.mechanism, and that security.protocol (SASL_SSL or "
                     "SASL_PLAINTEXT) matches the listener"};
-        return {ErrorCause::Auth, true, "the broker refused the login",
+        return {ErrorCause::Auth, true, "wrong user name, password or SASL mechanism",
                 "check sasl.username, the password (PULSEBOARD_KAFKA_PASSWORD or "
                 "--kafka-config) and sasl.mechanism"};
     }
@@ -333,8 +333,8 @@ Diagnosis diagnose(rd_kafka_resp_err_t err, std::string_view reason)
                 "check the host and port in --brokers, and that the broker runs"};
     if (has("timed out in state CONNECT") || has("Connection timed out"))
         return {ErrorCause::Unreachable, false,
-                "no connection (a wrong address, a host that is down, or a firewall that drops "
-                "the packets)",
+                "no connection: a wrong address, a host that is down, or a firewall that drops "
+                "the packets",
                 "check the host and port in --brokers and any firewall in between"};
     return {causeOf(err), !isRetriable(err), {}, {}};
 }

@@ -166,7 +166,7 @@ pb::Error errorFromTls(std::string_view text, std::string_view endpoint)
                        ": no answer to the TLS handshake: if this is a plain TCP port, use "
                        "redis:// (without --redis-tls)" +
                        said,
-                   ErrorCause::Timeout, "no answer to the TLS handshake");
+                   ErrorCause::Timeout, "no answer to the TLS handshake (a port without TLS?)");
     if (contains(text, "unsupported protocol") || contains(text, "no protocols available"))
         return tls(ErrorKind::Fatal,
                    where + ": the server offers no TLS version this client accepts (1.2 or newer)" +
@@ -183,7 +183,8 @@ pb::Error errorClosedBeforeAnswering(std::string_view endpoint)
                       where + ": Redis closed the connection before answering; does it expect TLS? "
                               "use rediss://host:port (or --redis-tls)",
                       ErrorCause::Protocol, where,
-                      "the server closed the connection before answering: does it expect TLS?");
+                      "the server closed the connection before answering, as a TLS port does with "
+                      "plain text");
 }
 
 pb::Error errorConnectTimeout(std::string_view endpoint, std::string_view timeout)
