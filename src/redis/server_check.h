@@ -35,7 +35,8 @@ ServerFacts parseInfo(std::string_view info);
 std::optional<Error> unfitForAggregates(const ServerFacts &facts, std::string_view endpoint);
 
 // INFO replication and INFO memory in one round trip. NOPERM (a least-privilege user from an
-// older `redis-acl`) gives known = false rather than an error. Throws pb::Error on I/O failure.
+// older `redis-acl`) or an unknown INFO (renamed away) gives known = false rather than an
+// error. Throws pb::Error on I/O failure and on other error replies.
 ServerFacts readServerFacts(Connection &connection);
 
 // What an operator reads when the facts are unknown: what could not be checked and why.
