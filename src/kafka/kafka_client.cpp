@@ -430,7 +430,8 @@ ClusterMetadata probe(rd_kafka_t *rk, const KafkaSettings &settings,
         const auto head =
             diagnosis.cause == ErrorCause::Unreachable
                 ? "cannot reach " + where + (diagnosis.what.empty() ? "" : ": " + diagnosis.what)
-                : where + ": " + (diagnosis.what.empty() ? "no answer" : diagnosis.what);
+            : diagnosis.what.empty() ? "cannot use " + where
+                                     : where + ": " + diagnosis.what;
         throw Error(kind,
                     head + " (" + why + ", after " + std::to_string(waited.count()) + " ms): " +
                         (diagnosis.advice.empty() ? "check that a broker runs there and that "
