@@ -9,7 +9,7 @@ packages=(
     librdkafka-dev libhiredis-dev libsimdjson-dev libssl-dev openssl
     prometheus-cpp-dev libcivetweb-dev
     redis-server prometheus
-    kcat python3 python3-kafka python3-redis docker-compose
+    kcat python3 python3-kafka python3-redis python3-matplotlib docker-compose
     dpkg-dev lintian desktop-file-utils appstream help2man librsvg2-bin
     xvfb xauth
 )

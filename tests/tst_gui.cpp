@@ -14,11 +14,12 @@
 #include "redis/redis_error.h"
 #include "secret_store.h"
 #include "settings_dialog.h"
-
-#include "redis/embedded_redis.h"
+#include "support/bad_servers.h"
 
 #include <QChartView>
 #include <QCheckBox>
+#include <QDateTime>
+#include <QElapsedTimer>
 #include <QGraphicsScene>
 #include <QGraphicsTextItem>
 #include <QLabel>
@@ -72,6 +73,45 @@ class TestGui : public QObject {
     std::unique_ptr<PipelineController> controller_;
     std::unique_ptr<SecretStore> secrets_;
     std::unique_ptr<MainWindow> window_;
+    std::unique_ptr<test::BadServers> badServers_; // for the bad-settings tables only
+
+    test::BadServers &badServers()
+    {
+        if (!badServers_)
+            badServers_ = std::make_unique<test::BadServers>();
+        return *badServers_;
+    }
+
+    // Clicks "Test connection" (which: "redis" or "kafka"); empty when the verdict is as the
+    // row expects, else what differs.
+    static QString problemWithVerdict(SettingsDialog &dialog, const QString &which, bool ok,
+                                      const QStringList &expected, const QString &field,
+                                      const QString &secret, int timeoutMs)
+    {
+        QSignalSpy verdict(&dialog, &SettingsDialog::verdict);
+        QElapsedTimer timer;
+        timer.start();
+        dialog.findChild<QPushButton *>(which == "redis" ? "testRedis" : "testKafka")->click();
+        // The UI thread stays free: the verdict arrives as an event while it waits.
+        if (!verdict.wait(timeoutMs + 10000))
+            return "no verdict within " + QString::number(timeoutMs + 10000) + " ms";
+        const auto took = timer.elapsed();
+        const auto message = verdict.first().at(2).toString();
+        if (verdict.first().at(0).toString() != which || verdict.first().at(1).toBool() != ok)
+            return QString(ok ? "failed" : "passed") + ": " + message;
+        for (const auto &words : expected)
+            if (!message.contains(words))
+                return "'" + words + "' not in: " + message;
+        if (message.contains("--"))
+            return "a command-line flag in the dashboard's words: " + message;
+        if (!secret.isEmpty() && message.contains(secret))
+            return "the password was shown: " + message;
+        if (dialog.fieldToFix() != field)
+            return "field to fix '" + dialog.fieldToFix() + "', not '" + field + "'";
+        if (took >= timeoutMs + 10000)
+            return "took " + QString::number(took) + " ms";
+        return {};
+    }
 
 private Q_SLOTS:
     void initTestCase()
@@ -191,7 +231,7 @@ private Q_SLOTS:
         QTest::newRow("untrusted CA") << 4 << "not signed by a trusted CA"
                                       << "redis/tlsCaFile"
                                       << "--redis-tls-ca";
-        QTest::newRow("TLS port, plain client") << 5 << "does it expect TLS"
+        QTest::newRow("TLS port, plain client") << 5 << "as a TLS port does"
                                                 << "redis/host"
                                                 << "rediss://";
         QTest::newRow("Kafka SASL") << 6 << "refused the login"
@@ -423,6 +463,183 @@ private Q_SLOTS:
         const auto message = verdict.first().at(2).toString();
         QVERIFY2(message.contains("TLS handshake") && message.contains("rediss://127.0.0.1"),
                  qPrintable(message));
+    }
+
+    void givenBadRedisSettings_whenTested_thenTheVerdictSaysWhatToFixInTime_data()
+    {
+        QTest::addColumn<int>("port"); // on 127.0.0.1; 0: the host is "no-such-host.invalid"
+        QTest::addColumn<QString>("password");
+        QTest::addColumn<bool>("tls");
+        QTest::addColumn<int>("aggregators");
+        QTest::addColumn<bool>("ok");
+        QTest::addColumn<QStringList>("expected");
+        QTest::addColumn<QString>("field");
+        auto &s = badServers();
+        const QString wrong = "wrong-" + QString::number(QDateTime::currentMSecsSinceEpoch());
+        const auto secret = [](const redis::EmbeddedRedis &r) {
+            return QString::fromStdString(r.endpoint().password);
+        };
+        const auto free = redis::pickFreeLoopbackPort();
+        const QString settings = "Settings ▸ Redis";
+        QTest::newRow("host that does not resolve")
+            << 0 << "" << false << 1 << false
+            << QStringList{"cannot be reached", "cannot resolve", settings} << "redis/host";
+        QTest::newRow("closed port") << free << "" << false << 1 << false
+                                     << QStringList{"connection refused", settings} << "redis/host";
+        QTest::newRow("packets dropped")
+            << s.drop.port() << "" << false << 1 << false
+            << QStringList{"no connection within 3000 ms", "firewall", settings} << "redis/host";
+        QTest::newRow("wrong password")
+            << s.locked.port() << wrong << false << 1 << false
+            << QStringList{"refused the login", "wrong user name or password", settings}
+            << "redis/password";
+        QTest::newRow("no password")
+            << s.locked.port() << "" << false << 1 << false
+            << QStringList{"the server wants a password", settings} << "redis/password";
+        QTest::newRow("a password where none is set")
+            << s.open.port() << wrong << false << 1 << false
+            << QStringList{"has no password, but one was given", settings} << "redis/password";
+        QTest::newRow("TLS port, plain configured")
+            << s.tls.port() << "" << false << 1 << false
+            << QStringList{"as a TLS port does", "is TLS (SSL) set as the server expects"}
+            << "redis/host";
+        QTest::newRow("plain port, TLS configured")
+            << s.locked.port() << secret(s.locked) << true << 1 << false
+            << QStringList{"no answer to the TLS handshake (a port without TLS?)", settings} << "";
+        QTest::newRow("HTTP server")
+            << s.http.port() << "" << false << 1 << false
+            << QStringList{"does not speak the Redis protocol", "Is it the right port"}
+            << "redis/host";
+        QTest::newRow("silent server")
+            << s.silent.port() << "" << false << 1 << false
+            << QStringList{"is a Redis server listening on this port", settings} << "";
+        QTest::newRow("garbage") << s.garbage.port() << "" << false << 1 << false
+                                 << QStringList{"does not speak the Redis protocol"}
+                                 << "redis/host";
+        QTest::newRow("allkeys-lru")
+            << s.allKeys->port() << secret(*s.allKeys) << false << 1 << false
+            << QStringList{"evicts keys when full (maxmemory-policy allkeys-lru",
+                           "breaks exactly-once", "administrator has to change that"}
+            << "redis/host";
+        QTest::newRow("volatile-lru")
+            << s.volatileKeys->port() << secret(*s.volatileKeys) << false << 1 << false
+            << QStringList{"maxmemory-policy volatile-lru", "silently lose counts"} << "redis/host";
+        QTest::newRow("read-only replica")
+            << s.replica->port() << secret(*s.replica) << false << 1 << false
+            << QStringList{"a read-only replica of 127.0.0.1:" + QString::number(s.locked.port()),
+                           "connect to the primary", settings}
+            << "redis/host";
+        QTest::newRow("read-only replica, no aggregators")
+            << s.replica->port() << secret(*s.replica) << false << 0 << true
+            << QStringList{"answered PONG", "Fine for reading; aggregators could not write"} << "";
+        QTest::newRow("control: noeviction")
+            << s.noEviction->port() << secret(*s.noEviction) << false << 1 << true
+            << QStringList{"answered PONG."} << "";
+    }
+
+    void givenBadRedisSettings_whenTested_thenTheVerdictSaysWhatToFixInTime()
+    {
+        QFETCH(int, port);
+        QFETCH(QString, password);
+        QFETCH(bool, tls);
+        QFETCH(int, aggregators);
+        QFETCH(bool, ok);
+        QFETCH(QStringList, expected);
+        QFETCH(QString, field);
+        AppSettings a;
+        a.mode = StackMode::External;
+        a.redisHost = port == 0 ? "no-such-host.invalid" : "127.0.0.1";
+        a.redisPort = port == 0 ? 6379 : port;
+        a.redisPassword = password;
+        a.redisTls = tls;
+        a.aggregatorThreads = aggregators;
+        SettingsDialog dialog(a);
+        dialog.show();
+        const auto problem = problemWithVerdict(dialog, "redis", ok, expected, field, password,
+                                                5000); // its connect and command timeouts
+        QVERIFY2(problem.isEmpty(), qPrintable(problem));
+    }
+
+    void givenBadKafkaSettings_whenTested_thenTheVerdictSaysWhatToFixInTime_data()
+    {
+        QTest::addColumn<QString>("brokers");
+        QTest::addColumn<QString>("topic");
+        QTest::addColumn<bool>("sasl");
+        QTest::addColumn<bool>("ssl");
+        QTest::addColumn<bool>("ok");
+        QTest::addColumn<QStringList>("expected");
+        QTest::addColumn<QString>("field");
+        auto &s = badServers();
+        const auto at = [](int port) {
+            return "127.0.0.1:" + QString::number(port);
+        };
+        const QString topic = "user-activity";
+        const QString settings = "Settings ▸ Kafka";
+        QTest::newRow("host that does not resolve")
+            << "no-such-host.invalid:9092" << topic << false << false << false
+            << QStringList{"cannot be reached", "cannot resolve", settings} << "kafka/brokers";
+        QTest::newRow("closed port")
+            << at(redis::pickFreeLoopbackPort()) << topic << false << false << false
+            << QStringList{"cannot be reached", "connection refused", settings} << "kafka/brokers";
+        QTest::newRow("packets dropped")
+            << s.drop.address() << topic << false << false << false
+            << QStringList{"cannot be reached", "firewall", settings} << "kafka/brokers";
+        QTest::newRow("wrong SASL password")
+            << s.kafkaSasl.address() << topic << true << false << false
+            << QStringList{"refused the login: wrong user name, password or SASL mechanism",
+                           settings}
+            << "kafka/saslPassword";
+        QTest::newRow("SASL on a listener without it")
+            << s.brokers << topic << true << false << false
+            << QStringList{"does not offer this SASL mechanism", settings} << "kafka/saslMechanism";
+        QTest::newRow("TLS listener, plain configured")
+            << at(s.tls.port()) << topic << false << false << false
+            << QStringList{"a TLS (SSL) listener", "is TLS (SSL) set as the server expects"}
+            << "kafka/brokers";
+        QTest::newRow("plain listener, TLS configured")
+            << s.brokers << topic << false << true << false
+            << QStringList{"the TLS (SSL) handshake failed", settings} << "kafka/brokers";
+        QTest::newRow("HTTP server")
+            << s.http.address() << topic << false << false << false
+            << QStringList{"does not speak the Kafka protocol"} << "kafka/brokers";
+        QTest::newRow("silent server")
+            << s.silent.address() << topic << false << false << false
+            << QStringList{"never answered the first Kafka request", settings} << "";
+        QTest::newRow("garbage") << s.garbage.address() << topic << false << false << false
+                                 << QStringList{"does not speak the Kafka protocol"}
+                                 << "kafka/brokers";
+        QTest::newRow("missing topic")
+            << s.brokers << "no-such-topic" << false << false << false
+            << QStringList{"Topic \"no-such-topic\" does not exist", settings} << "kafka/topic";
+        QTest::newRow("control") << s.brokers << topic << false << false << true
+                                 << QStringList{"topic \"user-activity\" has 4 partition(s)"} << "";
+    }
+
+    void givenBadKafkaSettings_whenTested_thenTheVerdictSaysWhatToFixInTime()
+    {
+        QFETCH(QString, brokers);
+        QFETCH(QString, topic);
+        QFETCH(bool, sasl);
+        QFETCH(bool, ssl);
+        QFETCH(bool, ok);
+        QFETCH(QStringList, expected);
+        QFETCH(QString, field);
+        AppSettings a;
+        a.mode = StackMode::External;
+        a.kafkaBrokers = brokers;
+        a.topic = topic;
+        const QString secret = "kafka-" + QString::number(QDateTime::currentMSecsSinceEpoch());
+        if (sasl) {
+            a.saslMechanism = "SCRAM-SHA-256";
+            a.saslUsername = "u";
+            a.saslPassword = secret;
+        }
+        a.kafkaSsl = ssl;
+        SettingsDialog dialog(a);
+        dialog.show();
+        const auto problem =
+            problemWithVerdict(dialog, "kafka", ok, expected, field, secret, 8000); // its probe
+        QVERIFY2(problem.isEmpty(), qPrintable(problem));
     }
 
     void givenPasswords_whenAppliedThroughTheWindow_thenTheSettingsFileNeverHoldsThem()

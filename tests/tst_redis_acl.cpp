@@ -136,6 +136,44 @@ private Q_SLOTS:
                  w.expected.valid);
     }
 
+    void givenTheAggregatorUser_whenRedisEvictsOrInfoIsRefused_thenItStopsOrSaysItCannotCheck()
+    {
+        const auto redis = QString::fromStdString(f_.stack->redisEndpoint().toString());
+        auto r = run(PULSEBOARD_CLI, {"redis-setup", "--redis", redis});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        const QStringList aggregate{"aggregate",
+                                    "--brokers",
+                                    QString::fromStdString(f_.brokers()),
+                                    "--topic",
+                                    QString::fromStdString(f_.topic),
+                                    "--redis",
+                                    redis,
+                                    "--redis-user",
+                                    "pb-agg",
+                                    "--idle-exit",
+                                    "2s"};
+        // Its ACL lets it read INFO: an evicting Redis is refused under it as under the admin.
+        throwIfError(
+            f_.redisConnection->command({"CONFIG", "SET", "maxmemory-policy", "allkeys-lru"}).get(),
+            "CONFIG SET");
+        r = run(PULSEBOARD_CLI, aggregate, 60000, as(aggregatorPassword_));
+        throwIfError(
+            f_.redisConnection->command({"CONFIG", "SET", "maxmemory-policy", "noeviction"}).get(),
+            "CONFIG SET");
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("maxmemory-policy allkeys-lru"), qPrintable(r.err));
+        // A user from an older redis-acl (no +info) still aggregates, and says what it could not
+        // check.
+        throwIfError(f_.redisConnection->command({"ACL", "SETUSER", "pb-agg", "-info"}).get(),
+                     "ACL SETUSER");
+        r = run(PULSEBOARD_CLI, aggregate, 60000, as(aggregatorPassword_));
+        QVERIFY2(r.exitCode == 0, qPrintable(r.out + r.err));
+        QVERIFY2(r.err.contains("cannot check that Redis") &&
+                     r.err.contains("grant the user +info"),
+                 qPrintable(r.err));
+        QVERIFY2(!r.err.contains(QString::fromStdString(aggregatorPassword_)), qPrintable(r.err));
+    }
+
     void givenEitherRole_whenItStepsOutsideItsJob_thenRedisRefuses_data()
     {
         QTest::addColumn<QString>("user");

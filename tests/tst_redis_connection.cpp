@@ -274,7 +274,9 @@ private Q_SLOTS:
         const auto caught = catchError([&] { c.connect(); });
         QVERIFY(caught.error);
         QVERIFY(caught.error->retriable());
-        QVERIFY2(caught.message().contains("300 ms command timeout"), qPrintable(caught.message()));
+        QVERIFY2(caught.message().contains("did not answer PING within 300 ms"),
+                 qPrintable(caught.message()));
+        QCOMPARE(caught.error->cause(), ErrorCause::Timeout);
         QVERIFY2(caught.ms < 1500, qPrintable(QString::number(caught.ms)));
         QVERIFY(!c.connected());
     }

@@ -15,6 +15,7 @@
 #include "pipeline/stop_signals.h"
 #include "redis/acl.h"
 #include "redis/batch_writer.h"
+#include "redis/server_check.h"
 #include "redis/stats_reader.h"
 
 #include <QCommandLineParser>
@@ -954,6 +955,13 @@ int cmdRedisSetup(const QStringList &args, StopSignals &)
         return 0;
     redis::Connection connection(f.redis());
     connection.connect();
+    // Said here too: whoever sets Redis up can fix it before an aggregator refuses to start.
+    const auto where = connection.endpoint().toString();
+    const auto facts = redis::readServerFacts(connection);
+    if (const auto unfit = redis::unfitForAggregates(facts, where))
+        std::fprintf(stderr, "warning: %s\n", unfit->what());
+    else if (!facts.known)
+        std::fprintf(stderr, "warning: %s\n", redis::uncheckedNotice(facts, where).c_str());
     redis::BatchWriter writer(connection, f.schema(), {});
     writer.replaceFunctions();
     std::printf("loaded Pulseboard's functions into Redis at %s\n",

@@ -24,6 +24,7 @@ enum class ErrorCause {
     Protocol,     // the other side speaks something else (TLS vs plain, not Redis)
     TopicMissing, // the Kafka topic does not exist
     Busy,         // the server cannot serve now (loading, out of memory, failover)
+    ServerSetup,  // the server works, but is set up so Pulseboard cannot use it (evicts keys)
 };
 
 enum class ErrorSystem { None, Kafka, Redis };

@@ -18,8 +18,9 @@ QString box(ErrorSystem system)
 
 } // namespace
 
-QString errorText(const Error &error)
+QString errorText(const Error &error, Wording wording)
 {
+    const auto retrying = wording == Wording::Running ? tr(" Retrying.") : QString();
     const auto subject = QString::fromStdString(
         error.subject().empty() ? (error.system() == ErrorSystem::Kafka ? "Kafka" : "Redis")
                                 : error.subject());
@@ -31,8 +32,9 @@ QString errorText(const Error &error)
                   "the server runs.")
             .arg(subject, detail, where);
     case ErrorCause::Timeout:
-        return tr("%1 did not answer in time (%2): a stalled server or a slow network. Retrying.")
-            .arg(subject, detail);
+        return tr("%1 did not answer in time (%2): a stalled server, a slow network, or the "
+                  "wrong port in Settings ▸ %3.%4")
+            .arg(subject, detail, where, retrying);
     case ErrorCause::Auth:
         return tr("%1 refused the login: %2. Check the user name, password (and client "
                   "certificate) in Settings ▸ %3.")
@@ -52,17 +54,21 @@ QString errorText(const Error &error)
                   "▸ Kafka.")
             .arg(detail, subject);
     case ErrorCause::Busy:
-        return tr("%1 cannot serve now: %2. Retrying.").arg(subject, detail);
+        return tr("%1 cannot serve now: %2.%3").arg(subject, detail, retrying);
+    case ErrorCause::ServerSetup:
+        return tr("%1 cannot be used as it is set up: %2. Its administrator has to change that, "
+                  "or choose another server in Settings ▸ %3.")
+            .arg(subject, detail, where);
     case ErrorCause::Unknown:
         break;
     }
     return QString::fromUtf8(error.what());
 }
 
-QString errorText(const std::exception &error)
+QString errorText(const std::exception &error, Wording wording)
 {
     if (const auto *ours = dynamic_cast<const Error *>(&error))
-        return errorText(*ours);
+        return errorText(*ours, wording);
     return QString::fromUtf8(error.what());
 }
 
@@ -73,6 +79,12 @@ QString settingsField(const Error &error)
         return {};
     // TLS files and names: the one the detail names.
     const auto detail = QString::fromStdString(error.detail());
+    if (kafka && error.cause() == ErrorCause::Config) {
+        if (detail.contains("SASL"))
+            return "kafka/saslMechanism";
+        if (detail.contains("certificate"))
+            return "kafka/sslCaFile";
+    }
     if (!kafka && (error.cause() == ErrorCause::Config || error.cause() == ErrorCause::Auth)) {
         if (detail.contains("CA"))
             return "redis/tlsCaFile";
@@ -80,6 +92,8 @@ QString settingsField(const Error &error)
             return "redis/tlsCertFile";
         if (detail.contains("key"))
             return "redis/tlsKeyFile";
+        if (detail.contains("password"))
+            return "redis/password";
     }
     switch (error.cause()) {
     case ErrorCause::Unreachable:
@@ -92,6 +106,7 @@ QString settingsField(const Error &error)
     case ErrorCause::TopicMissing:
         return "kafka/topic";
     case ErrorCause::Config:
+    case ErrorCause::ServerSetup:
         return kafka ? "kafka/brokers" : "redis/host";
     case ErrorCause::Timeout:
     case ErrorCause::Busy:

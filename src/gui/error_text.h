@@ -11,9 +11,13 @@
 
 namespace pb::gui {
 
-QString errorText(const Error &error);
+// Running: the engines retry what may pass ("Retrying." is said); Test: a one-off connection
+// test, which does not.
+enum class Wording { Running, Test };
+
+QString errorText(const Error &error, Wording wording = Wording::Running);
 // Any exception: a pb::Error as above, anything else as its what().
-QString errorText(const std::exception &error);
+QString errorText(const std::exception &error, Wording wording = Wording::Running);
 
 // The settings field to fix ("redis/password", "kafka/brokers", ...); empty when no one field
 // is to blame (a server that is busy, an unknown failure).

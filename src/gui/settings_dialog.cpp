@@ -6,6 +6,7 @@
 
 #include "kafka/kafka_client.h"
 #include "redis/redis_connection.h"
+#include "redis/server_check.h"
 
 #include <QCheckBox>
 #include <QFileDialog>
@@ -227,21 +228,26 @@ void SettingsDialog::showVerdict(const QString &which, bool ok, const QString &m
 void SettingsDialog::testKafka()
 {
     const auto settings = this->settings().kafkaSettings();
+    const auto topic = this->settings().topic.toStdString();
     ui_->testKafka->setEnabled(false);
-    ui_->kafkaVerdict->setText(tr("Asking the brokers for metadata (up to 5 s)…"));
+    // Past librdkafka's 5 s connection set-up timeout, so that a silent server or dropped
+    // packets come back as what they are rather than as "no answer".
+    ui_->kafkaVerdict->setText(tr("Asking the brokers for metadata (up to 8 s)…"));
     QPointer self(this);
-    QThreadPool::globalInstance()->start([self, settings] {
+    QThreadPool::globalInstance()->start([self, settings, topic] {
         bool ok = false;
         QString message;
         QString field;
         try {
-            const auto md = kafka::probeBrokers(settings, std::chrono::seconds(5));
+            const auto md = kafka::probeBrokers(settings, std::chrono::seconds(8));
+            const auto &found = kafka::requireTopic(md, settings, topic);
             ok = true;
-            message = tr("Kafka answered: %1 broker(s), %2 topic(s).")
+            message = tr("Kafka answered: %1 broker(s); topic \"%2\" has %3 partition(s).")
                           .arg(md.brokers)
-                          .arg(md.topics.size());
+                          .arg(QString::fromStdString(topic))
+                          .arg(found.partitions);
         } catch (const Error &e) {
-            message = errorText(e);
+            message = errorText(e, Wording::Test);
             field = settingsField(e);
         } catch (const std::exception &e) {
             message = QString::fromUtf8(e.what());
@@ -256,25 +262,42 @@ void SettingsDialog::testKafka()
 void SettingsDialog::testRedis()
 {
     const auto endpoint = settings().redisEndpoint();
+    const bool aggregating = settings().aggregatorThreads > 0;
     ui_->testRedis->setEnabled(false);
     ui_->redisVerdict->setText(tr("Connecting and sending PING (up to 5 s)…"));
     QPointer self(this);
-    QThreadPool::globalInstance()->start([self, endpoint] {
+    QThreadPool::globalInstance()->start([self, endpoint, aggregating] {
         bool ok = false;
         QString message;
         QString field;
         try {
             redis::Connection c(endpoint, {std::chrono::seconds(3), std::chrono::seconds(2)});
             c.connect(); // AUTH, SELECT and PING
-            ok = true;
             message = tr("Redis at %1 answered PONG%2.")
                           .arg(QString::fromStdString(endpoint.toString()),
                                !endpoint.tls.enabled ? QString()
                                : endpoint.tls.insecure
                                    ? tr(" over TLS, but the server was NOT verified")
                                    : tr(" over TLS (certificate and host name verified)"));
+            // What the aggregators check before they write: a replica or an evicting Redis
+            // would lose their counts. A dashboard that runs none may read from either.
+            const auto facts = redis::readServerFacts(c);
+            const auto where = endpoint.toString();
+            if (const auto unfit = redis::unfitForAggregates(facts, where)) {
+                ok = !aggregating;
+                message = ok ? message + " " +
+                                   tr("Fine for reading; aggregators could not write there: %1.")
+                                       .arg(QString::fromStdString(unfit->detail()))
+                             : errorText(*unfit, Wording::Test);
+                field = ok ? QString() : settingsField(*unfit);
+            } else {
+                ok = true;
+                if (!facts.known && aggregating)
+                    message += " " + tr("Could not check that it never evicts keys and is a "
+                                        "primary (this user may not run INFO).");
+            }
         } catch (const Error &e) {
-            message = errorText(e);
+            message = errorText(e, Wording::Test);
             field = settingsField(e);
         } catch (const std::exception &e) {
             message = QString::fromUtf8(e.what());

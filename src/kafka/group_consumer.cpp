@@ -59,14 +59,7 @@ GroupConsumer::GroupConsumer(GroupConsumerOptions options, Handlers handlers, Er
 
     const auto metadata =
         probe(consumer_.get(), options_.kafka, options_.connectTimeout, &tracker_);
-    const auto *topic = metadata.find(options_.topic);
-    if (!topic)
-        throw Error(ErrorKind::Fatal,
-                    "topic " + options_.topic + " does not exist at " + options_.kafka.brokers +
-                        ": create it (pulseboard-cli create-topic) or check --topic",
-                    {ErrorCause::TopicMissing, ErrorSystem::Kafka,
-                     "Kafka at " + options_.kafka.brokers, options_.topic});
-    partitionCount_ = topic->partitions;
+    partitionCount_ = requireTopic(metadata, options_.kafka, options_.topic).partitions;
 }
 
 GroupConsumer::~GroupConsumer()

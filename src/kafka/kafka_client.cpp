@@ -282,11 +282,77 @@ pb::Error kafkaError(const rd_kafka_error_t *err, std::string_view context)
             {causeOf(code), ErrorSystem::Kafka, "Kafka", rd_kafka_error_string(err)}};
 }
 
+Diagnosis diagnose(rd_kafka_resp_err_t err, std::string_view reason)
+{
+    const auto has = [&](std::string_view part) {
+        return reason.find(part) != std::string_view::npos;
+    };
+    if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION ||
+        err == RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED) {
+        if (has("not supported by broker") || has("Unsupported SASL mechanism"))
+            return {ErrorCause::Config, true,
+                    "the broker does not offer this SASL mechanism on this listener",
+                    "check sasl.mechanism, and that security.protocol (SASL_SSL or "
+                    "SASL_PLAINTEXT) matches the listener"};
+        return {ErrorCause::Auth, true, "wrong user name, password or SASL mechanism",
+                "check sasl.username, the password (PULSEBOARD_KAFKA_PASSWORD or "
+                "--kafka-config) and sasl.mechanism"};
+    }
+    if (err == RD_KAFKA_RESP_ERR__SSL || has("SSL_HANDSHAKE") || has("SSL handshake")) {
+        if (has("certificate verify failed"))
+            return {ErrorCause::Config, true,
+                    "the broker's certificate is not trusted (or not issued for this host)",
+                    "pass --kafka-opt ssl.ca.location=FILE with the CA that signed it"};
+        return {ErrorCause::Protocol, true,
+                "the TLS (SSL) handshake failed: the server does not speak TLS on this port",
+                "use the broker's SSL listener, or security.protocol=PLAINTEXT (SASL_PLAINTEXT "
+                "with SASL) for a plain one"};
+    }
+    if (has("SSL listener?"))
+        return {ErrorCause::Protocol, false,
+                "the server hung up at the first Kafka request: a TLS (SSL) listener, or not a "
+                "Kafka broker",
+                "for a TLS listener pass --kafka-opt security.protocol=SSL (SASL_SSL with "
+                "SASL); otherwise check the port in --brokers"};
+    if (err == RD_KAFKA_RESP_ERR__BAD_MSG || has("Invalid response size") ||
+        has("Protocol parse failure"))
+        return {ErrorCause::Protocol, true,
+                "it does not speak the Kafka protocol (an HTTP server, or another service on "
+                "this port?)",
+                "check the port in --brokers"};
+    if (has("timed out in state APIVERSION_QUERY") || has("timed out in state AUTH"))
+        return {ErrorCause::Timeout, false,
+                "it accepted the connection but never answered the first Kafka request: not a "
+                "Kafka broker, or a stalled one",
+                "check the port in --brokers"};
+    if (err == RD_KAFKA_RESP_ERR__RESOLVE || has("Failed to resolve"))
+        return {ErrorCause::Unreachable, false, "cannot resolve the host name",
+                "check the host names in --brokers"};
+    if (has("Connection refused"))
+        return {ErrorCause::Unreachable, false, "connection refused: no broker listens there",
+                "check the host and port in --brokers, and that the broker runs"};
+    if (has("timed out in state CONNECT") || has("Connection timed out"))
+        return {ErrorCause::Unreachable, false,
+                "no connection: a wrong address, a host that is down, or a firewall that drops "
+                "the packets",
+                "check the host and port in --brokers and any firewall in between"};
+    return {causeOf(err), !isRetriable(err), {}, {}};
+}
+
 void ErrorTracker::record(int err, const char *reason)
 {
     const auto code = static_cast<rd_kafka_resp_err_t>(err);
     // Transport errors to single brokers are routine while a cluster starts; keep the most
     // telling reason (an authentication failure beats a refused connection).
+    const bool summary =
+        code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN && tellingError != RD_KAFKA_RESP_ERR_NO_ERROR;
+    const bool outranked = tellingError == RD_KAFKA_RESP_ERR__AUTHENTICATION &&
+                           code != RD_KAFKA_RESP_ERR__AUTHENTICATION &&
+                           code != RD_KAFKA_RESP_ERR__FATAL;
+    if (!summary && !outranked) {
+        tellingError = code;
+        tellingReason = reason ? reason : "";
+    }
     if (lastError == RD_KAFKA_RESP_ERR__AUTHENTICATION &&
         code != RD_KAFKA_RESP_ERR__AUTHENTICATION && code != RD_KAFKA_RESP_ERR__FATAL)
         return;
@@ -341,29 +407,39 @@ ClusterMetadata probe(rd_kafka_t *rk, const KafkaSettings &settings,
         if (tracker && Clock::now() - started >= kHopeless &&
             (tracker->lastError == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
              tracker->lastError == RD_KAFKA_RESP_ERR__TRANSPORT ||
-             tracker->lastError == RD_KAFKA_RESP_ERR__RESOLVE))
+             tracker->lastError == RD_KAFKA_RESP_ERR__RESOLVE ||
+             tracker->lastError == RD_KAFKA_RESP_ERR__BAD_MSG))
             break;
     }
     MetadataPtr md(raw);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         std::string why = rd_kafka_err2str(err);
         auto kind = ErrorKind::Retriable;
-        auto cause = ErrorCause::Unreachable; // no metadata in time: most likely no broker
-        if (tracker && tracker->lastError != RD_KAFKA_RESP_ERR_NO_ERROR) {
-            why = tracker->lastReason;
-            if (!isRetriable(tracker->lastError) || tracker->fatal)
+        Diagnosis diagnosis{ErrorCause::Unreachable, false, {}, {}}; // no metadata: no broker?
+        if (tracker && tracker->tellingError != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            why = tracker->tellingReason;
+            const auto known = diagnose(tracker->tellingError, why);
+            if (known.fatal || tracker->fatal)
                 kind = ErrorKind::Fatal;
-            if (const auto known = causeOf(tracker->lastError); known != ErrorCause::Unknown)
-                cause = known;
+            if (known.cause != ErrorCause::Unknown)
+                diagnosis = known;
         }
         const auto waited =
             std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
+        const auto where = "Kafka at " + settings.brokers;
+        const auto head =
+            diagnosis.cause == ErrorCause::Unreachable
+                ? "cannot reach " + where + (diagnosis.what.empty() ? "" : ": " + diagnosis.what)
+            : diagnosis.what.empty() ? "cannot use " + where
+                                     : where + ": " + diagnosis.what;
         throw Error(kind,
-                    "cannot reach Kafka at " + settings.brokers + " (" + why + ", after " +
-                        std::to_string(waited.count()) +
-                        " ms): check that a broker runs there and that the address, port "
-                        "and security settings are right",
-                    {cause, ErrorSystem::Kafka, "Kafka at " + settings.brokers, why});
+                    head + " (" + why + ", after " + std::to_string(waited.count()) + " ms): " +
+                        (diagnosis.advice.empty() ? "check that a broker runs there and that "
+                                                    "the address, port and security settings "
+                                                    "are right"
+                                                  : diagnosis.advice),
+                    {diagnosis.cause, ErrorSystem::Kafka, where,
+                     diagnosis.what.empty() ? why : diagnosis.what});
     }
     ClusterMetadata result;
     result.brokers = md->broker_cnt;
@@ -388,6 +464,18 @@ ClusterMetadata probeBrokers(const KafkaSettings &settings, std::chrono::millise
                     "cannot create a Kafka client: " + std::string(errstr.data()));
     (void)conf.release(); // rd_kafka_new took ownership
     return probe(rk.get(), settings, timeout, &tracker);
+}
+
+const TopicMetadata &requireTopic(const ClusterMetadata &metadata, const KafkaSettings &settings,
+                                  const std::string &topic)
+{
+    if (const auto *found = metadata.find(topic))
+        return *found;
+    throw Error(
+        ErrorKind::Fatal,
+        "topic " + topic + " does not exist at " + settings.brokers +
+            ": create it (pulseboard-cli create-topic) or check --topic",
+        {ErrorCause::TopicMissing, ErrorSystem::Kafka, "Kafka at " + settings.brokers, topic});
 }
 
 } // namespace pb::kafka

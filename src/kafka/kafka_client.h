@@ -64,11 +64,26 @@ bool isRetriable(rd_kafka_resp_err_t err);
 // What kind of failure a librdkafka error code is (ErrorCause::Unknown when it says nothing).
 ErrorCause causeOf(rd_kafka_resp_err_t err);
 
+// What a client-level failure means. librdkafka's code is often coarse (a transport error) where
+// its reason text says more ("Invalid response size": the server is not Kafka), so both are read.
+// Pure; the probe's message is built from it.
+struct Diagnosis {
+    ErrorCause cause = ErrorCause::Unknown;
+    bool fatal = false;
+    std::string what;   // "it does not speak the Kafka protocol"; empty: nothing more to say
+    std::string advice; // with the CLI's flags; empty: the generic advice
+};
+Diagnosis diagnose(rd_kafka_resp_err_t err, std::string_view reason);
+
 // Remembers the last client-level error librdkafka reported through error_cb (all brokers down,
 // authentication failure, ...) so a failed probe can say why. Install with installErrorTracker.
 struct ErrorTracker {
     rd_kafka_resp_err_t lastError = RD_KAFKA_RESP_ERR_NO_ERROR;
     std::string lastReason;
+    // The most telling one so far: a summary ("1/1 brokers are down") does not replace the
+    // failure behind it, nor does a refused connection replace a refused login.
+    rd_kafka_resp_err_t tellingError = RD_KAFKA_RESP_ERR_NO_ERROR;
+    std::string tellingReason;
     bool fatal = false;
 
     void record(int err, const char *reason);
@@ -92,5 +107,9 @@ ClusterMetadata probe(rd_kafka_t *rk, const KafkaSettings &settings,
 
 // Creates a short-lived client just to run probe(): the GUI's "Test connection".
 ClusterMetadata probeBrokers(const KafkaSettings &settings, std::chrono::milliseconds timeout);
+
+// The topic from the metadata, or a Fatal TopicMissing Error that says to create it.
+const TopicMetadata &requireTopic(const ClusterMetadata &metadata, const KafkaSettings &settings,
+                                  const std::string &topic);
 
 } // namespace pb::kafka

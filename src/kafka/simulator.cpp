@@ -47,7 +47,10 @@ Simulator::Simulator(KafkaSettings settings, SimulatorOptions options)
         throw Error(ErrorKind::Fatal, "simulator: " + std::string(errstr.data()));
     (void)conf.release();
 
-    probe(producer_.get(), settings_, options_.connectTimeout, &tracker_);
+    // A broker that creates topics on first use would otherwise make one with its default
+    // partitions, which the aggregator then reads as if it had been meant.
+    requireTopic(probe(producer_.get(), settings_, options_.connectTimeout, &tracker_), settings_,
+                 options_.topic);
     topic_.reset(rd_kafka_topic_new(producer_.get(), options_.topic.c_str(), nullptr));
     if (!topic_)
         throw kafkaError(rd_kafka_last_error(), "simulator: topic " + options_.topic);

@@ -2,6 +2,7 @@
 
 #include "core/clock.h"
 #include "core/heartbeat.h"
+#include "redis/server_check.h"
 
 #include <algorithm>
 #include <array>
@@ -46,6 +47,13 @@ Aggregator::Aggregator(AggregatorOptions options)
 
     // Redis first: it is the source of truth, and its errors are the most common set-up slip.
     redis_.connect();
+    // A replica or an evicting Redis would take the writes and lose them: refuse at once rather
+    // than retry for ever (READONLY) or count wrong without a word (eviction).
+    const auto facts = redis::readServerFacts(redis_);
+    if (auto unfit = redis::unfitForAggregates(facts, redis_.endpoint().toString()))
+        throw *unfit;
+    if (!facts.known)
+        notice(redis::uncheckedNotice(facts, redis_.endpoint().toString()));
     writer_.loadFunctions();
 
     kafka::GroupConsumerOptions consumerOptions;

@@ -119,8 +119,9 @@ struct AggregatorStats {
 
 class Aggregator {
 public:
-    // Connects to Kafka (metadata probe) and Redis (PING, functions loaded); throws pb::Error
-    // with what to do when either is unreachable or refuses.
+    // Connects to Kafka (metadata probe) and Redis (PING, a primary that never evicts keys,
+    // functions loaded); throws pb::Error with what to do when either is unreachable, refuses,
+    // or is a Redis that would lose the writes.
     explicit Aggregator(AggregatorOptions options);
     ~Aggregator();
     Aggregator(const Aggregator &) = delete;

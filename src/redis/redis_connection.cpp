@@ -46,7 +46,9 @@ std::string format(const Command &args)
 
 Error withNote(const Error &error, const std::string &note)
 {
-    return {error.kind(), error.what() + note};
+    return {error.kind(),
+            error.what() + note,
+            {error.cause(), error.system(), error.subject(), error.detail()}};
 }
 
 // OpenSSL writes with write(2), which raises SIGPIPE when the server has gone away, and
@@ -295,8 +297,7 @@ void Connection::connect()
                                      msText(options_.connectTimeout) + " connect timeout";
             if (transport->tls())
                 throw withNote(errorFromTls(text, where), note);
-            throw withNote(errorFromIo(REDIS_ERR_IO, text, where),
-                           note + "; check --redis host:port and any firewall in between");
+            throw errorConnectTimeout(where, msText(options_.connectTimeout));
         }
         throw errorFromIo(failure == TransportFailure::Resolve ? REDIS_ERR_OTHER
                           : failure == TransportFailure::Eof   ? REDIS_ERR_EOF
@@ -363,6 +364,9 @@ void Connection::failIo(const char *what)
     case TransportFailure::Tls:
         throw errorFromTls(text, where);
     case TransportFailure::Timeout:
+        // Connected, and not a word back to AUTH or PING: a stalled Redis, or not Redis at all.
+        if (handshaking_)
+            throw errorNoAnswerToHandshake(where, msText(options_.commandTimeout));
         throw withNote(errorFromIo(REDIS_ERR_IO, text, where),
                        ": no reply within the " + msText(options_.commandTimeout) +
                            " command timeout (a slow command, a stalled server or a network "

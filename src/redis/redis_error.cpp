@@ -166,7 +166,7 @@ pb::Error errorFromTls(std::string_view text, std::string_view endpoint)
                        ": no answer to the TLS handshake: if this is a plain TCP port, use "
                        "redis:// (without --redis-tls)" +
                        said,
-                   ErrorCause::Timeout, "no answer to the TLS handshake");
+                   ErrorCause::Timeout, "no answer to the TLS handshake (a port without TLS?)");
     if (contains(text, "unsupported protocol") || contains(text, "no protocols available"))
         return tls(ErrorKind::Fatal,
                    where + ": the server offers no TLS version this client accepts (1.2 or newer)" +
@@ -183,7 +183,34 @@ pb::Error errorClosedBeforeAnswering(std::string_view endpoint)
                       where + ": Redis closed the connection before answering; does it expect TLS? "
                               "use rediss://host:port (or --redis-tls)",
                       ErrorCause::Protocol, where,
-                      "the server closed the connection before answering: does it expect TLS?");
+                      "the server closed the connection before answering, as a TLS port does with "
+                      "plain text");
+}
+
+pb::Error errorConnectTimeout(std::string_view endpoint, std::string_view timeout)
+{
+    const auto where = "Redis at " + std::string(endpoint);
+    return redisError(ErrorKind::Retriable,
+                      where + " did not accept a connection within the " + std::string(timeout) +
+                          " connect timeout (a wrong address, a host that is down, or a firewall "
+                          "that drops the packets): check --redis host:port and any firewall in "
+                          "between",
+                      ErrorCause::Unreachable, where,
+                      "no connection within " + std::string(timeout) +
+                          ": a wrong address, a host that is down, or a firewall in between");
+}
+
+pb::Error errorNoAnswerToHandshake(std::string_view endpoint, std::string_view timeout)
+{
+    const auto where = "Redis at " + std::string(endpoint);
+    return redisError(ErrorKind::Retriable,
+                      where + " accepted the connection but did not answer PING within " +
+                          std::string(timeout) +
+                          ": is a Redis server listening on this port? Check --redis host:port "
+                          "(a stalled Redis looks the same)",
+                      ErrorCause::Timeout, where,
+                      "connected, but no answer to PING: is a Redis server listening on this "
+                      "port?");
 }
 
 pb::Error errorFromTlsSetup(std::string_view what, std::string_view file, std::string_view why)

@@ -17,6 +17,11 @@ pb::Error errorFromIo(int err, std::string_view text, std::string_view endpoint)
 pb::Error errorFromTls(std::string_view text, std::string_view endpoint);
 // The server hung up before answering AUTH/SELECT/PING on plain TCP: most likely a TLS port.
 pb::Error errorClosedBeforeAnswering(std::string_view endpoint);
+// No TCP connection within `timeout`: packets dropped on the way, or a host that is down.
+pb::Error errorConnectTimeout(std::string_view endpoint, std::string_view timeout);
+// Connected, but AUTH/SELECT/PING got no answer within `timeout` ("5000 ms"): a stalled Redis,
+// or another kind of server that waits for its own protocol.
+pb::Error errorNoAnswerToHandshake(std::string_view endpoint, std::string_view timeout);
 // A TLS setting cannot be used (what: "load the CA file"; file: the path, may be empty).
 pb::Error errorFromTlsSetup(std::string_view what, std::string_view file, std::string_view why);
 // An error reply ("-NOAUTH ...", "-WRONGPASS ...", "-LOADING ...") with what to do next.
