@@ -4,6 +4,7 @@
 #include "core/heartbeat.h"
 
 #include <algorithm>
+#include <cassert>
 #include <charconv>
 #include <cmath>
 #include <map>
@@ -147,54 +148,53 @@ bool usable(const redisReply *reply, const Command &command, SkippedFields &skip
 
 } // namespace
 
-StatsReader::StatsReader(Connection &connection, StatsOptions options)
-    : connection_(connection)
-    , options_(std::move(options))
+SnapshotQuery snapshotQuery(const StatsOptions &options, std::int64_t nowMs)
 {
-}
-
-Snapshot StatsReader::read(std::int64_t nowMs)
-{
-    const auto &s = options_.schema;
+    const auto &s = options.schema;
+    SnapshotQuery q;
     const auto nowSecond = floorDiv(nowMs, 1000);
-    const auto nowMinute = floorDiv(nowSecond, 60);
-    const auto firstSecond = nowSecond - options_.rateSeconds;
-    const auto lastSecond = nowSecond - 1;
-    const auto firstMinute = nowMinute - 59;
+    q.nowMinute = floorDiv(nowSecond, 60);
+    q.firstSecond = nowSecond - options.rateSeconds;
+    q.lastSecond = nowSecond - 1;
+    q.firstMinute = q.nowMinute - 59;
 
-    std::vector<Command> commands;
+    auto &commands = q.commands;
     commands.push_back(
-        {"ZCOUNT", s.lastSeen(), "(" + num(nowMs - options_.activeWindow.count()), "+inf"});
+        {"ZCOUNT", s.lastSeen(), "(" + num(nowMs - options.activeWindow.count()), "+inf"});
     commands.push_back({"ZCOUNT", s.lastSeen(), "(" + num(nowMs - 30 * 60'000), "+inf"});
     commands.push_back({"MGET", s.eventsTotal(), s.badTotal(), s.lostTotal()});
-    commands.push_back({"ZREVRANGE", s.pages(), "0", num(options_.topPages - 1), "WITHSCORES"});
+    commands.push_back({"ZREVRANGE", s.pages(), "0", num(options.topPages - 1), "WITHSCORES"});
     Command lastHour{"ZUNION", "60"};
-    for (auto m = firstMinute; m <= nowMinute; ++m)
+    for (auto m = q.firstMinute; m <= q.nowMinute; ++m)
         lastHour.push_back(s.pagesMinute(m));
     lastHour.push_back("WITHSCORES");
     commands.push_back(std::move(lastHour));
     commands.push_back({"HGETALL", s.actions()});
     commands.push_back({"HGETALL", s.badByReason()});
     commands.push_back({"HGETALL", s.heartbeats()});
-    const std::size_t fixed = commands.size();
-    const auto firstSecBucket = floorDiv(firstSecond, kSecondsPerRateBucket);
-    const auto lastSecBucket = floorDiv(lastSecond, kSecondsPerRateBucket);
+    q.secondBuckets = commands.size();
+    const auto firstSecBucket = floorDiv(q.firstSecond, kSecondsPerRateBucket);
+    const auto lastSecBucket = floorDiv(q.lastSecond, kSecondsPerRateBucket);
     for (auto b = firstSecBucket; b <= lastSecBucket; ++b)
         commands.push_back({"HGETALL", s.rateSecondsBucket(b)});
-    const std::size_t minuteBuckets = commands.size();
-    for (auto b = floorDiv(firstMinute, kMinutesPerRateBucket);
-         b <= floorDiv(nowMinute, kMinutesPerRateBucket); ++b)
+    q.minuteBuckets = commands.size();
+    for (auto b = floorDiv(q.firstMinute, kMinutesPerRateBucket);
+         b <= floorDiv(q.nowMinute, kMinutesPerRateBucket); ++b)
         commands.push_back({"HGETALL", s.rateMinutesBucket(b)});
-    const std::size_t feeds = commands.size();
-    if (options_.feedEvents > 0) {
-        commands.push_back({"XREVRANGE", s.feed(), "+", "-", "COUNT", num(options_.feedEvents)});
-        commands.push_back({"XREVRANGE", s.badFeed(), "+", "-", "COUNT", num(options_.feedEvents)});
+    q.feeds = commands.size();
+    if (options.feedEvents > 0) {
+        commands.push_back({"XREVRANGE", s.feed(), "+", "-", "COUNT", num(options.feedEvents)});
+        commands.push_back({"XREVRANGE", s.badFeed(), "+", "-", "COUNT", num(options.feedEvents)});
     }
+    return q;
+}
 
-    const auto started = std::chrono::steady_clock::now();
-    const auto replies = connection_.pipeline(commands);
-    const auto roundTrip = std::chrono::steady_clock::now() - started;
-
+Snapshot snapshotFromReplies(const StatsOptions &options, const SnapshotQuery &q,
+                             const std::vector<ReplyPtr> &replies, std::int64_t nowMs)
+{
+    const auto &s = options.schema;
+    const auto &commands = q.commands;
+    assert(replies.size() == commands.size());
     Snapshot snap;
     auto &skipped = snap.skipped;
     // A key of the wrong type reads as empty (and is reported); the rest is shown.
@@ -210,8 +210,7 @@ Snapshot StatsReader::read(std::int64_t nowMs)
         return n.value_or(0);
     };
     snap.takenAtMs = nowMs;
-    snap.activeWindow = options_.activeWindow;
-    snap.redisRoundTrip = std::chrono::duration_cast<std::chrono::microseconds>(roundTrip);
+    snap.activeWindow = options.activeWindow;
     snap.activeUsers = number(reply(0), s.lastSeen());
     snap.activeUsers30m = number(reply(1), s.lastSeen());
     if (const auto *totals = reply(2); totals->type == REDIS_REPLY_ARRAY && totals->elements == 3) {
@@ -222,8 +221,8 @@ Snapshot StatsReader::read(std::int64_t nowMs)
     snap.topPagesAllTime = pairs(reply(3), s.pages(), skipped);
     snap.topPagesLastHour = pairs(reply(4), "the per-minute pages", skipped);
     sortMostFirst(snap.topPagesLastHour);
-    if (snap.topPagesLastHour.size() > static_cast<std::size_t>(options_.topPages))
-        snap.topPagesLastHour.resize(static_cast<std::size_t>(options_.topPages));
+    if (snap.topPagesLastHour.size() > static_cast<std::size_t>(options.topPages))
+        snap.topPagesLastHour.resize(static_cast<std::size_t>(options.topPages));
     snap.actions = pairs(reply(5), s.actions(), skipped);
     sortMostFirst(snap.actions);
     snap.badByReason = pairs(reply(6), s.badByReason(), skipped);
@@ -256,32 +255,35 @@ Snapshot StatsReader::read(std::int64_t nowMs)
     snap.consumerLag = lagKnown ? lag : -1;
 
     std::map<std::int64_t, std::int64_t> seconds;
-    for (auto i = fixed; i < minuteBuckets; ++i)
+    for (auto i = q.secondBuckets; i < q.minuteBuckets; ++i)
         collect(seconds, reply(i), commands[i][1], skipped);
-    snap.perSecond = series(seconds, firstSecond, lastSecond, 1);
+    snap.perSecond = series(seconds, q.firstSecond, q.lastSecond, 1);
     std::map<std::int64_t, std::int64_t> minutes;
-    for (auto i = minuteBuckets; i < feeds; ++i)
+    for (auto i = q.minuteBuckets; i < q.feeds; ++i)
         collect(minutes, reply(i), commands[i][1], skipped);
-    snap.perMinute = series(minutes, firstMinute, nowMinute, 60);
-    if (options_.feedEvents > 0) {
-        snap.latestEvents = feedItems(reply(feeds), s.feed(), skipped);
-        snap.latestBadEvents = feedItems(reply(feeds + 1), s.badFeed(), skipped);
+    snap.perMinute = series(minutes, q.firstMinute, q.nowMinute, 60);
+    if (options.feedEvents > 0) {
+        snap.latestEvents = feedItems(reply(q.feeds), s.feed(), skipped);
+        snap.latestBadEvents = feedItems(reply(q.feeds + 1), s.badFeed(), skipped);
     }
     return snap;
 }
 
-UserActivity StatsReader::user(const std::string &userId, std::int64_t nowMs)
+std::vector<std::string> actionNames(const redisReply *hkeys, SkippedFields &skipped,
+                                     const StatsOptions &options)
 {
-    const auto &s = options_.schema;
-    UserActivity result;
-    result.userId = userId;
-    const Command keysOfActions{"HKEYS", s.actions()};
-    const auto actionsReply = connection_.command(keysOfActions);
+    const Command keysOfActions{"HKEYS", options.schema.actions()};
     std::vector<std::string> actions;
-    if (usable(actionsReply.get(), keysOfActions, result.skipped))
-        for (std::size_t i = 0; i < actionsReply->elements; ++i)
-            actions.push_back(replyString(actionsReply->element[i]));
+    if (usable(hkeys, keysOfActions, skipped))
+        for (std::size_t i = 0; i < hkeys->elements; ++i)
+            actions.push_back(replyString(hkeys->element[i]));
+    return actions;
+}
 
+std::vector<Command> userQuery(const StatsOptions &options, const std::string &userId,
+                               const std::vector<std::string> &actions, std::int64_t nowMs)
+{
+    const auto &s = options.schema;
     const auto nowMinute = floorDiv(nowMs, 60'000);
     std::vector<Command> commands;
     commands.push_back({"ZSCORE", s.lastSeen(), userId});
@@ -291,25 +293,36 @@ UserActivity StatsReader::user(const std::string &userId, std::int64_t nowMs)
             c.push_back(a + kFieldSeparator + userId);
         commands.push_back(std::move(c));
     }
-    const auto replies = connection_.pipeline(commands);
-    auto &skipped = result.skipped;
-    if (usable(replies[0].get(), commands[0], skipped) && !replyIsNil(replies[0].get())) {
+    return commands;
+}
+
+UserActivity userFromReplies(const StatsOptions &options, const std::string &userId,
+                             const std::vector<std::string> &actions,
+                             const std::vector<Command> &commands,
+                             const std::vector<ReplyPtr> &replies, SkippedFields skipped)
+{
+    assert(!commands.empty() && replies.size() == commands.size());
+    const auto &s = options.schema;
+    UserActivity result;
+    result.userId = userId;
+    result.skipped = std::move(skipped);
+    if (usable(replies[0].get(), commands[0], result.skipped) && !replyIsNil(replies[0].get())) {
         const auto text = replyString(replies[0].get());
         double ms = 0;
         if (const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
             ec == std::errc() && ptr == text.data() + text.size() && std::isfinite(ms))
             result.lastSeenMs = static_cast<std::int64_t>(std::clamp(ms, -9e18, 9e18));
         else
-            skipped.add(s.lastSeen());
+            result.skipped.add(s.lastSeen());
     }
     std::vector<std::int64_t> perAction(actions.size(), 0);
     for (std::size_t i = 1; i < replies.size(); ++i) {
-        if (!usable(replies[i].get(), commands[i], skipped))
+        if (!usable(replies[i].get(), commands[i], result.skipped))
             continue;
         for (std::size_t a = 0; a < actions.size() && a < replies[i]->elements; ++a) {
             const auto n = numberIn(replies[i]->element[a]);
             if (!n)
-                skipped.add(commands[i][1]);
+                result.skipped.add(commands[i][1]);
             perAction[a] += n.value_or(0);
         }
     }
@@ -321,6 +334,33 @@ UserActivity StatsReader::user(const std::string &userId, std::int64_t nowMs)
     }
     sortMostFirst(result.actionsLastHour);
     return result;
+}
+
+StatsReader::StatsReader(Connection &connection, StatsOptions options)
+    : connection_(connection)
+    , options_(std::move(options))
+{
+}
+
+Snapshot StatsReader::read(std::int64_t nowMs)
+{
+    const auto query = snapshotQuery(options_, nowMs);
+    const auto started = std::chrono::steady_clock::now();
+    const auto replies = connection_.pipeline(query.commands);
+    const auto roundTrip = std::chrono::steady_clock::now() - started;
+    auto snap = snapshotFromReplies(options_, query, replies, nowMs);
+    snap.redisRoundTrip = std::chrono::duration_cast<std::chrono::microseconds>(roundTrip);
+    return snap;
+}
+
+UserActivity StatsReader::user(const std::string &userId, std::int64_t nowMs)
+{
+    SkippedFields skipped;
+    const auto actionsReply = connection_.command({"HKEYS", options_.schema.actions()});
+    const auto actions = actionNames(actionsReply.get(), skipped, options_);
+    const auto commands = userQuery(options_, userId, actions, nowMs);
+    const auto replies = connection_.pipeline(commands);
+    return userFromReplies(options_, userId, actions, commands, replies, std::move(skipped));
 }
 
 } // namespace pb::redis

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 namespace pb::redis {
 
@@ -18,6 +19,30 @@ struct StatsOptions {
     int rateSeconds = 300; // length of the per-second series
     int feedEvents = 0;    // newest events and bad events to fetch (0: none)
 };
+
+// The reply interpretation, apart from the I/O so that it is tested (and fuzzed) on its own:
+// what read() and user() send, and what they make of any replies (a reply of the wrong shape
+// is skipped and counted; an error reply other than WRONGTYPE throws, as from Redis).
+struct SnapshotQuery {
+    std::vector<Command> commands;
+    std::size_t secondBuckets = 0; // commands[secondBuckets, minuteBuckets): HGETALL rate:s:<n>
+    std::size_t minuteBuckets = 0; // commands[minuteBuckets, feeds): HGETALL rate:m:<n>
+    std::size_t feeds = 0;         // then the two feeds, when feedEvents > 0
+    std::int64_t firstSecond = 0, lastSecond = 0, firstMinute = 0, nowMinute = 0;
+};
+SnapshotQuery snapshotQuery(const StatsOptions &options, std::int64_t nowMs);
+// replies[i] answers query.commands[i]. Leaves redisRoundTrip at zero.
+Snapshot snapshotFromReplies(const StatsOptions &options, const SnapshotQuery &query,
+                             const std::vector<ReplyPtr> &replies, std::int64_t nowMs);
+// user(): the action names from HKEYS, then one ZSCORE and an HMGET per minute of the hour.
+std::vector<std::string> actionNames(const redisReply *hkeys, SkippedFields &skipped,
+                                     const StatsOptions &options);
+std::vector<Command> userQuery(const StatsOptions &options, const std::string &userId,
+                               const std::vector<std::string> &actions, std::int64_t nowMs);
+UserActivity userFromReplies(const StatsOptions &options, const std::string &userId,
+                             const std::vector<std::string> &actions,
+                             const std::vector<Command> &commands,
+                             const std::vector<ReplyPtr> &replies, SkippedFields skipped);
 
 class StatsReader {
 public:
