@@ -7,6 +7,7 @@
 #include <cassert>
 #include <charconv>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <optional>
 
@@ -17,6 +18,16 @@ namespace {
 std::string num(std::int64_t v)
 {
     return std::to_string(v);
+}
+
+// Sums of numbers another program may have written: they saturate instead of overflowing.
+std::int64_t addSaturated(std::int64_t a, std::int64_t b)
+{
+    std::int64_t sum = 0;
+    if (!__builtin_add_overflow(a, b, &sum))
+        return sum;
+    return b > 0 ? std::numeric_limits<std::int64_t>::max()
+                 : std::numeric_limits<std::int64_t>::min();
 }
 
 void sortMostFirst(std::vector<NamedCount> &counts)
@@ -244,7 +255,7 @@ Snapshot snapshotFromReplies(const StatsOptions &options, const SnapshotQuery &q
             continue;
         for (const auto &p : health->partitions) {
             if (p.lag >= 0) {
-                lag += p.lag;
+                lag = addSaturated(lag, p.lag);
                 lagKnown = true;
             }
         }

@@ -40,7 +40,8 @@ std::int64_t chronoMs(std::string_view t)
             ms += (t[i] - '0') * scale;
     }
     if (i < t.size() && (t[i] == '+' || t[i] == '-')) {
-        const auto minutes = number(t, i + 1, 2) * 60 + number(t, t[i + 3] == ':' ? i + 4 : i + 3, 2);
+        const auto minutes =
+            number(t, i + 1, 2) * 60 + number(t, t[i + 3] == ':' ? i + 4 : i + 3, 2);
         ms -= (t[i] == '+' ? 1 : -1) * minutes * 60'000LL;
     }
     return ms;

@@ -22,13 +22,14 @@ Outcome parse(std::string_view text, bool allowCode)
 {
     Outcome out;
     try {
-        for (const auto &[key, value] : pb::kafka::parseProperties(text, "f", allowCode, out.secret)) {
+        for (const auto &[key, value] :
+             pb::kafka::parseProperties(text, "f", allowCode, out.secret)) {
             FUZZ_CHECK(!key.empty() && key.find('=') == std::string::npos);
             for (const auto *part : {&key, &value}) {
                 FUZZ_CHECK(part->find('\n') == std::string::npos);
-                FUZZ_CHECK(part->empty() || (part->front() != ' ' && part->back() != ' ' &&
-                                             part->front() != '\t' && part->back() != '\t' &&
-                                             part->back() != '\r'));
+                FUZZ_CHECK(part->empty() ||
+                           (part->front() != ' ' && part->back() != ' ' && part->front() != '\t' &&
+                            part->back() != '\t' && part->back() != '\r'));
             }
             FUZZ_CHECK(allowCode || !pb::kafka::runsCode(key));
             out.keys.push_back(key);

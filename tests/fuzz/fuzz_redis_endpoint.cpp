@@ -62,7 +62,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
         return 0;
     const auto password = text.substr(span->first, span->second);
     for (const char c : password)
-        if (std::isspace(static_cast<unsigned char>(c)) || std::iscntrl(static_cast<unsigned char>(c)))
+        if (std::isspace(static_cast<unsigned char>(c)) ||
+            std::iscntrl(static_cast<unsigned char>(c)))
             return 0; // refused for the space before the password is looked at
     std::string other(text);
     other.replace(span->first, span->second, std::string(span->second, 'Q'));

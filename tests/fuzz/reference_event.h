@@ -27,8 +27,8 @@ struct Value {
 
 struct Verdict {
     Document document = Document::Malformed;
-    bool rawUtf8Bad = false;     // raw bytes that are not UTF-8, anywhere
-    bool loneSurrogate = false;  // an escaped lone surrogate, anywhere
+    bool rawUtf8Bad = false;                // raw bytes that are not UTF-8, anywhere
+    bool loneSurrogate = false;             // an escaped lone surrogate, anywhere
     std::optional<pb::InvalidReason> error; // meaningful when document == Good
     std::string userId, action, page;
     std::optional<std::int64_t> timestampMs;
@@ -409,8 +409,8 @@ private:
             }
             v.userId = std::to_string(*id);
         } else if (user->kind == K::String) {
-            if (const auto e = text(user, pb::kMaxUserIdBytes, R::UserIdType, R::UserIdRange,
-                                    v.userId)) {
+            if (const auto e =
+                    text(user, pb::kMaxUserIdBytes, R::UserIdType, R::UserIdRange, v.userId)) {
                 v.error = e;
                 return;
             }

@@ -6,6 +6,8 @@
 set -euo pipefail
 binary=$1 seeds=$2 seconds=$3 work=$4
 mkdir -p "$work/corpus"
+# A UBSan report is fatal (the preset builds with -fno-sanitize-recover) and shows its stack.
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 # Inputs of up to 8 KiB: bigger ones only slow the search (the limits it checks are smaller).
 exec "$binary" "$work/corpus" "$seeds" -max_total_time="$seconds" -max_len=8192 \
     -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$work/" 2>&1
