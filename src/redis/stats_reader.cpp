@@ -137,7 +137,7 @@ void collect(std::map<std::int64_t, std::int64_t> &into, const redisReply *reply
 {
     for (const auto &p : pairs(reply, key, skipped)) {
         if (const auto t = numberIn(p.name))
-            into[*t] += p.count;
+            into[*t] = addSaturated(into[*t], p.count);
         else
             skipped.add(key);
     }
@@ -251,7 +251,7 @@ Snapshot snapshotFromReplies(const StatsOptions &options, const SnapshotQuery &q
             skipped.add(s.heartbeats());
             continue;
         }
-        if (nowMs - health->lastBeatMs > kHeartbeatStale.count())
+        if (health->lastBeatMs < nowMs - kHeartbeatStale.count()) // beat_ms may be INT64_MIN
             continue;
         for (const auto &p : health->partitions) {
             if (p.lag >= 0) {
@@ -334,14 +334,14 @@ UserActivity userFromReplies(const StatsOptions &options, const std::string &use
             const auto n = numberIn(replies[i]->element[a]);
             if (!n)
                 result.skipped.add(commands[i][1]);
-            perAction[a] += n.value_or(0);
+            perAction[a] = addSaturated(perAction[a], n.value_or(0));
         }
     }
     for (std::size_t a = 0; a < actions.size(); ++a) {
         if (perAction[a] == 0)
             continue;
         result.actionsLastHour.push_back({actions[a], perAction[a]});
-        result.eventsLastHour += perAction[a];
+        result.eventsLastHour = addSaturated(result.eventsLastHour, perAction[a]);
     }
     sortMostFirst(result.actionsLastHour);
     return result;
