@@ -12,6 +12,9 @@ packages=(
     kcat python3 python3-kafka python3-redis python3-matplotlib docker-compose
     dpkg-dev lintian desktop-file-utils appstream help2man librsvg2-bin
     xvfb xauth
+    # the sanitizer and fuzz tree (fuzz preset): clang, its ASan/UBSan/libFuzzer runtimes, and
+    # llvm-symbolizer for the stack traces in their reports
+    clang libclang-rt-dev llvm
 )
 
 missing=()

@@ -352,6 +352,10 @@ private Q_SLOTS:
         QVERIFY(!parseDuration("5 minutes").has_value());
         QVERIFY(!parseDuration("-3s").has_value());
         QVERIFY(!parseDuration("abc").has_value());
+        // Found by fuzzing: from_chars reads "nan" and "inf" as numbers.
+        QVERIFY(!parseDuration("nan").has_value());
+        QVERIFY(!parseDuration("nanms").has_value());
+        QVERIFY(!parseDuration("inf").has_value());
     }
 
     void givenEventNames_whenMadeVisible_thenControlsAndBidiShowAsEscapes_data()

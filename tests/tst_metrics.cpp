@@ -426,6 +426,8 @@ private Q_SLOTS:
         for (const auto *bad : {"", ":9464", "127.0.0.1:", "127.0.0.1:x", "127.0.0.1:65536",
                                 "localhost:9464", "[::1]", "::1:9464", "127.0.0.1:9464 "})
             QVERIFY2(!metrics::parseListenAddress(bad), bad);
+        // Found by fuzzing: a NUL byte ended the address inet_pton checked, not the host kept.
+        QVERIFY(!metrics::parseListenAddress(std::string_view("0.0.0.0\0[::]:1:94", 17)));
     }
 
     void givenAggregatorStates_whenReadinessAsked_thenItFollowsTheRule()

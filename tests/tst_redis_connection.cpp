@@ -527,6 +527,11 @@ private Q_SLOTS:
                                             << "" << 0;
         QTest::newRow("space in host") << "my host:6379"
                                        << "" << 0;
+        // Found by fuzzing: the host "[" did not survive toString().
+        QTest::newRow("bracket in brackets") << "[[]:1"
+                                             << "" << 0;
+        QTest::newRow("bracket in host") << "a]b:1"
+                                         << "" << 0;
     }
     void givenEndpointTexts_whenParsed_thenHostAndPortOrAClearError()
     {

@@ -10,7 +10,7 @@ std::optional<std::chrono::milliseconds> parseDuration(std::string_view text)
     double value = 0;
     const auto *end = text.data() + text.size();
     const auto [ptr, ec] = std::from_chars(text.data(), end, value);
-    if (ec != std::errc() || value < 0)
+    if (ec != std::errc() || !(value >= 0)) // also refuses "nan", which compares false
         return std::nullopt;
     const std::string_view unit(ptr, static_cast<std::size_t>(end - ptr));
     double factor = 0;

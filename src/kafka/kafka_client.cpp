@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <sys/stat.h>
 
 namespace pb::kafka {
@@ -95,36 +96,47 @@ ConfPtr makeConf(const KafkaSettings &settings, const Properties &overrides,
     return conf;
 }
 
-Properties readPropertiesFile(const std::string &path, bool allowCode,
-                              std::vector<std::string> &warnings)
+Properties parseProperties(std::string_view text, const std::string &name, bool allowCode,
+                           bool &holdsSecret)
 {
-    std::ifstream file(path);
-    if (!file)
-        throw Error(ErrorKind::Fatal, "cannot read the Kafka configuration file " + path + ": " +
-                                          std::strerror(errno));
     Properties properties;
-    std::string line;
-    bool secrets = false;
-    for (int number = 1; std::getline(file, line); ++number) {
-        const auto text = trimmed(line);
-        if (text.empty() || text.front() == '#')
+    int number = 0;
+    for (std::size_t start = 0; start < text.size();) {
+        const auto newline = std::min(text.find('\n', start), text.size());
+        const auto line = trimmed(text.substr(start, newline - start));
+        start = newline + 1;
+        ++number;
+        if (line.empty() || line.front() == '#')
             continue;
-        const auto where = path + ", line " + std::to_string(number);
-        const auto eq = text.find('=');
+        const auto where = name + ", line " + std::to_string(number);
+        const auto eq = line.find('=');
         if (eq == std::string::npos || eq == 0)
             throw Error(ErrorKind::Fatal,
                         where + ": expected key=value (e.g. security.protocol=SASL_SSL)");
-        auto key = trimmed(std::string_view(text).substr(0, eq));
-        auto value = trimmed(std::string_view(text).substr(eq + 1));
+        auto key = trimmed(std::string_view(line).substr(0, eq));
+        auto value = trimmed(std::string_view(line).substr(eq + 1));
         if (runsCode(key) && !allowCode)
             throw Error(ErrorKind::Fatal,
                         where + ": " + key +
                             " makes librdkafka run a program or load code; from a file it is "
                             "taken only with --kafka-config-allow-code (anyone who can write "
                             "the file could run code as Pulseboard)");
-        secrets = secrets || isSecretProperty(key);
+        holdsSecret = holdsSecret || isSecretProperty(key);
         properties.emplace_back(std::move(key), std::move(value));
     }
+    return properties;
+}
+
+Properties readPropertiesFile(const std::string &path, bool allowCode,
+                              std::vector<std::string> &warnings)
+{
+    std::ifstream file(path, std::ios::binary);
+    if (!file)
+        throw Error(ErrorKind::Fatal, "cannot read the Kafka configuration file " + path + ": " +
+                                          std::strerror(errno));
+    const std::string text{std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
+    bool secrets = false;
+    auto properties = parseProperties(text, path, allowCode, secrets);
     struct stat info {};
     if (secrets && ::stat(path.c_str(), &info) == 0 && (info.st_mode & (S_IRWXG | S_IRWXO)))
         warnings.push_back(path + " holds a secret and other users may read it: chmod 600 " + path);

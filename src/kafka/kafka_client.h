@@ -42,6 +42,10 @@ bool runsCode(std::string_view key);
 // users may read.
 Properties readPropertiesFile(const std::string &path, bool allowCode,
                               std::vector<std::string> &warnings);
+// Its parsing, without the file: `name` stands for the file in errors; holdsSecret is set when
+// a property holds a secret.
+Properties parseProperties(std::string_view text, const std::string &name, bool allowCode,
+                           bool &holdsSecret);
 
 // What an operator should hear about settings that work but expose something: a SASL password
 // sent over plaintext, certificate checks turned off.

@@ -28,6 +28,8 @@ std::optional<ListenAddress> parseListenAddress(std::string_view text)
     if (bracketed)
         host = host.substr(1, host.size() - 2);
     const std::string hostString(host);
+    if (hostString.find('\0') != std::string::npos) // inet_pton would read only up to it
+        return std::nullopt;
     unsigned char buffer[16];
     if (bracketed ? inet_pton(AF_INET6, hostString.c_str(), buffer) != 1
                   : inet_pton(AF_INET, hostString.c_str(), buffer) != 1)

@@ -314,8 +314,12 @@ void Aggregator::build(std::span<const BatchBuilder::Item> items)
             const auto *msg = item.message;
             const std::string_view payload(static_cast<const char *>(msg->payload), msg->len);
             const auto index = static_cast<std::size_t>(item.partition);
-            if (index >= sources_.size())
+            if (index >= sources_.size()) {
+                // The staged event holds a view of its source, which moves with the vector
+                // (short strings live inside it): count that event first.
+                batch_.settle();
                 sources_.resize(index + 1);
+            }
             auto &source = sources_[index];
             if (source.empty())
                 source = redis::partitionField(options_.topic, item.partition);

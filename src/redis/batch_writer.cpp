@@ -240,10 +240,10 @@ ApplyResult BatchWriter::collect()
     if (reply->type == REDIS_REPLY_ERROR && isMissingFunction({reply->str, reply->len}))
         reply = call(command); // Redis lost its functions (restart without persistence)
     throwIfError(reply.get(), "pb_apply_v2");
-    return parse(reply.get());
+    return parseApplyReply(reply.get());
 }
 
-ApplyResult BatchWriter::parse(const redisReply *reply)
+ApplyResult parseApplyReply(const redisReply *reply)
 {
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1)
         throw Error(ErrorKind::Fatal, "pb_apply_v2 answered something unexpected");

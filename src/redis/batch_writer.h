@@ -27,6 +27,11 @@ struct ApplyResult {
     std::chrono::microseconds inRedis{0};   // when applied: the call's time inside Redis
 };
 
+// What pb_apply_v2 answered: [1, microseconds in Redis] when applied, else [0, then field and
+// stored offset for each partition whose offset differs]. Throws a Fatal Error on any other
+// shape. Pure (the I/O is BatchWriter's), so tests and the fuzz target call it directly.
+ApplyResult parseApplyReply(const redisReply *reply);
+
 class BatchWriter {
 public:
     BatchWriter(Connection &connection, Schema schema, AggregationOptions options);
@@ -70,8 +75,6 @@ private:
     ReplyPtr call(const Command &command);
     Command encode(const BatchAggregate &batch, const std::string &topic,
                    const std::vector<OffsetClaim> &claims, std::int64_t nowMs) const;
-
-    static ApplyResult parse(const redisReply *reply);
 
     Connection &connection_;
     Command pending_; // the submitted FCALL, kept to re-send after a function (re)load

@@ -162,6 +162,9 @@ Endpoint parseHostPort(std::string_view text, const std::string &shown)
         if (port.empty())
             throw bad("missing port after ':'");
     }
+    // "[[]:1" would keep the host "[", which toString() cannot write back.
+    if (host.find_first_of("[]") != std::string_view::npos)
+        throw bad("brackets go only around an IPv6 address");
     Endpoint e;
     e.host = host.empty() ? "127.0.0.1" : std::string(host);
     if (!port.empty()) {
