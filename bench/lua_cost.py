@@ -4,7 +4,7 @@ makes them, measured inside a scratch redis-server (no Kafka, no aggregator).
 
 Usage: /usr/bin/python3 bench/lua_cost.py [--events N] [--users U] [--calls C] [--repeat R]
                                           [VARIANT ...]
-  VARIANT is NAME=FILE.lua (a library whose pb_apply_v2 takes ARGV as BatchWriter::encode writes
+  VARIANT is NAME=FILE.lua (a library whose pb_apply_v3 takes ARGV as BatchWriter::encode writes
   it) or NAME=v1:FILE.lua (the pb_apply_v1 of commit a970188 and its own ARGV layout, e.g. from
   `git show a970188:resources/redis/pulseboard.lua > /tmp/v1.lua`). Default: v2=the library in
   resources/redis.
@@ -94,11 +94,12 @@ class Batch:
         return out
 
     def encode_v2(self, call):
-        """FCALL pb_apply_v2 as BatchWriter::encode writes it (seed keys on)."""
+        """FCALL pb_apply_v3 as BatchWriter::encode writes it (seed keys on)."""
         keys = [NS + k for k in ('offsets', 'events_total', 'bad_total', 'lost_total', 'pages',
-                                 'last_seen', 'actions', 'bad', 'feed', 'bad_feed')]
+                                 'last_seen', 'actions', 'bad', 'feed', 'bad_feed', 'pages:h',
+                                 'pages:h:state')]
         keys += ['top_pages', 'active_users']
-        args = ['1', str(self.now_ms), '300000', '3600000', '300000', '1000']
+        args = ['1', str(self.now_ms), '300000', '3600000', '300000', '1000', '1000000', '1000']
         args += ['1', 'bench/0', str(-1 if call == 0 else call * 1000), str((call + 1) * 1000)]
         args += [str(self.valid), '0', '0']
         args += self.counts(self.pages)
@@ -120,7 +121,7 @@ class Batch:
         args += ['0']  # bad by reason
         args += [str(len(self.feed))] + [x for e in self.feed for x in e]
         args += ['0']  # bad feed
-        return ['FCALL', 'pb_apply_v2', str(len(keys))] + keys + args
+        return ['FCALL', 'pb_apply_v3', str(len(keys))] + keys + args
 
     def encode_v1(self, call):
         """FCALL pb_apply_v1 as the BatchWriter of commit a970188 wrote it."""

@@ -130,6 +130,7 @@ private Q_SLOTS:
     {
         redis::Schema schema;
         AggregationOptions options;
+        options.maxClockSkew = 0ms; // a simulated clock
         redis::BatchWriter writer(*f_.redisConnection, schema, options);
         PageLog log;
         std::mt19937_64 rng(5);
@@ -165,6 +166,7 @@ private Q_SLOTS:
     {
         redis::Schema schema;
         AggregationOptions options;
+        options.maxClockSkew = 0ms; // a simulated clock
         redis::BatchWriter writer(*f_.redisConnection, schema, options);
         PageLog log;
         std::mt19937_64 rng(9);
@@ -173,8 +175,8 @@ private Q_SLOTS:
         // 25,000 distinct pages in one minute: more than one retirement step (10,000 members).
         apply(writer, options, log, start, start * kMinuteMs + 1000, 60'000, 25'000, rng);
         apply(writer, options, log, start + 30, (start + 30) * kMinuteMs, 2000, 300, rng);
-        // Heartbeats every 5 minutes (a state further behind is rebuilt instead of retired).
-        for (auto m = start + 5; m < start + 60; m += 5)
+        // Heartbeats every 2 minutes (a state 3 minutes behind is rebuilt instead of retired).
+        for (auto m = start + 2; m < start + 60; m += 2)
             writer.beat("a", "{}", m * kMinuteMs);
         const auto later = (start + 60) * kMinuteMs + 5000; // the big minute is past the hour
         apply(writer, options, log, start + 60, later, 2000, 300, rng);
@@ -203,6 +205,7 @@ private Q_SLOTS:
     {
         redis::Schema schema;
         AggregationOptions options;
+        options.maxClockSkew = 0ms; // a simulated clock
         redis::BatchWriter writer(*f_.redisConnection, schema, options);
         PageLog log;
         std::mt19937_64 rng(3);
@@ -231,6 +234,7 @@ private Q_SLOTS:
         AggregationOptions options;
         options.maxPages = 200; // 20 per minute set
         options.maxActions = 5;
+        options.maxClockSkew = 0ms;
         redis::BatchWriter writer(*f_.redisConnection, schema, options);
         const auto now = nowMs();
         const auto minute = now / kMinuteMs;

@@ -209,7 +209,7 @@ private Q_SLOTS:
 
     void givenStoredCountsOfEveryLength_whenABatchAddsToThem_thenEachSumIsExact()
     {
-        // pb_apply_v2 adds in Lua what has at most 15 digits (exact below 2^53) and leaves
+        // pb_apply_v3 adds in Lua what has at most 15 digits (exact below 2^53) and leaves
         // longer counters to HINCRBY: both sides of that line, negative counters too.
         redis::Schema schema;
         AggregationOptions options;

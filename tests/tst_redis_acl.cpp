@@ -197,7 +197,7 @@ private Q_SLOTS:
         }
         QTest::newRow("pb-read: HSET in the namespace")
             << "pb-read" << QStringList{"HSET", inside, "f", "1"};
-        QTest::newRow("pb-read: FCALL") << "pb-read" << QStringList{"FCALL", "pb_leave_v2", "0"};
+        QTest::newRow("pb-read: FCALL") << "pb-read" << QStringList{"FCALL", "pb_leave_v3", "0"};
     }
 
     void givenEitherRole_whenItStepsOutsideItsJob_thenRedisRefuses()

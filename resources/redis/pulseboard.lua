@@ -77,9 +77,10 @@ end
 -- Where the counts of pages and actions beyond the caps go. 0xFF never occurs in UTF-8, so no
 -- page or action name can be this member; readers show it as "(other)".
 local OTHER = '\255(other)'
--- The most members one call moves or retires: a call must not keep Redis busy for long; what is
--- left goes in the next calls.
+-- The most members one call moves or retires, over all its keys: a call must not keep Redis
+-- busy for long; what is left goes in the next calls. Reset at the start of each call.
 local STEP = 10000
+local budget = STEP
 
 -- Takes up to `count` from member's score in the zset `key` (removing it at 0); what it did not
 -- hold comes off OTHER's. The sum of the set goes down by `count` exactly; one member's share
@@ -103,8 +104,9 @@ end
 local function zsetCap(key, cap, mirror)
     local members = redis.call('ZCARD', key)
     local hasOther = redis.call('ZSCORE', key, OTHER) and 1 or 0
-    local excess = math.min(members - hasOther - cap, STEP)
+    local excess = math.min(members - hasOther - cap, budget)
     if excess <= 0 then return end
+    budget = budget - excess
     local low = redis.call('ZRANGE', key, 0, excess, 'WITHSCORES') -- one more: OTHER may be there
     local gone, sum = {}, 0
     for k = 1, #low, 2 do
@@ -124,25 +126,30 @@ local function zsetCap(key, cap, mirror)
     redis.call('ZINCRBY', key, sum, OTHER)
 end
 
--- Keeps the hash of counters `key` to `cap` fields (OTHER not counted): the lowest go into
--- OTHER. Only for small caps (it reads the whole hash).
-local function hashCap(key, cap)
-    local fields = redis.call('HLEN', key)
-    local hasOther = redis.call('HEXISTS', key, OTHER)
-    local excess = fields - hasOther - cap
-    if excess <= 0 then return end
-    local all = redis.call('HGETALL', key)
-    local list = {}
-    for k = 1, #all, 2 do
-        if all[k] ~= OTHER then list[#list + 1] = {all[k], tonumber(all[k + 1])} end
+-- The actions a batch adds to, kept to `cap` fields besides OTHER: fields the hash holds take
+-- their counts; new ones take the room left, in the batch's order; the counts of the rest go
+-- to OTHER. Returns the (field, count) list and its hashAdd plan, from `plan` (checkFields'
+-- reading) and `other` (OTHER's value now, checked): nothing is read or trimmed later, so
+-- nothing can fail after the first write, and the cost follows the batch, not the hash.
+local function cappedActions(key, args, first, n, plan, cap, other)
+    local held = redis.call('HLEN', key) - (other and 1 or 0)
+    local room = cap - held
+    local fields, stored, rest = {}, {}, 0
+    for idx = 1, n do
+        local k = first + 2 * idx - 2
+        if plan.stored[idx] or room > 0 then
+            if not plan.stored[idx] then room = room - 1 end
+            fields[#fields + 1], fields[#fields + 2] = args[k], args[k + 1]
+            stored[#stored + 1] = plan.stored[idx]
+        else
+            rest = rest + tonumber(args[k + 1])
+        end
     end
-    table.sort(list, function(a, b) return a[2] < b[2] or (a[2] == b[2] and a[1] < b[1]) end)
-    local sum = 0
-    for k = 1, math.min(excess, STEP) do
-        redis.call('HDEL', key, list[k][1])
-        sum = sum + list[k][2]
+    if rest > 0 then
+        fields[#fields + 1], fields[#fields + 2] = OTHER, string.format('%d', rest)
+        stored[#stored + 1] = other or false
     end
-    redis.call('HINCRBY', key, OTHER, sum)
+    return fields, #stored, {stored = stored, unique = plan.unique}
 end
 
 -- A whole number in [0, limit]: a time or bucket number Redis will take as an integer (Lua
@@ -199,7 +206,7 @@ local function checkFields(key, args, first, n)
             seen[field] = true
             local count = args[f + 1]
             if count ~= '1' and not safeCounter(count) then
-                return 'ERR pb_apply_v2: count \'' .. string.sub(args[f + 1], 1, 40) ..
+                return 'ERR pb_apply_v3: count \'' .. string.sub(args[f + 1], 1, 40) ..
                        '\' for ' .. key .. ' is not an integer below 10^18'
             end
         end
@@ -269,7 +276,7 @@ local function layout(args, i, keys, j)
     return l, j
 end
 
--- pb_apply_v2: applies one pre-aggregated batch, or nothing.
+-- pb_apply_v3: applies one pre-aggregated batch, or nothing.
 -- KEYS: offsets, events_total, bad_total, lost_total, pages, last_seen, actions, bad, feed,
 --       bad_feed, pages:h, pages:h:state, [top_pages, active_users when seed], then one key per
 --       bucket in ARGV order:
@@ -278,7 +285,7 @@ end
 --       action_cap, then the claims (n, then field expected next for each), then the sections
 --       (see BatchWriter::encode).
 -- The hour set pages:h is the sum of the minutes after pages:h:state's `through` (the newest
--- minute whose retirement has begun, see pb_beat_v2); a minute at or before it is past the
+-- minute whose retirement has begun, see pb_beat_v3); a minute at or before it is past the
 -- hour and is not written any more. Without a state (a new Redis, or one written by an older
 -- version) the hour set is not kept until the next heartbeat rebuilds it.
 -- Returns {1, microseconds spent here} when applied (the aggregator sizes its next batches by
@@ -288,6 +295,7 @@ end
 -- is an error, and nothing is written either.
 local function apply(keys, args)
     local began = redis.call('TIME')
+    budget = STEP
     local seed = args[1] == '1'
     local now = tonumber(args[2])
     local window = tonumber(args[3])
@@ -324,24 +332,24 @@ local function apply(keys, args)
 
     local l, used = layout(args, first + 3 * n, keys, nextKey)
     if used - 1 ~= #keys then
-        return redis.error_reply('ERR pb_apply_v2: ' .. #keys .. ' keys for ' .. (used - 1) ..
+        return redis.error_reply('ERR pb_apply_v3: ' .. #keys .. ' keys for ' .. (used - 1) ..
                                  ' expected (an aggregator of another version?)')
     end
     -- Times and bucket numbers are whole and in range, so that no PEXPIREAT can fail.
     local latest = 1e13 -- ms: the year 2286
     if not wholeNumber(now, latest) then
-        return redis.error_reply('ERR pb_apply_v2: bad time ' .. tostring(args[2]))
+        return redis.error_reply('ERR pb_apply_v3: bad time ' .. tostring(args[2]))
     end
     if not wholeNumber(pageCap, 1e9) or pageCap < 1 or not wholeNumber(actionCap, 1e6) or
         actionCap < 1 then
-        return redis.error_reply('ERR pb_apply_v2: bad caps ' .. tostring(args[7]) .. ' ' ..
+        return redis.error_reply('ERR pb_apply_v3: bad caps ' .. tostring(args[7]) .. ' ' ..
                                  tostring(args[8]))
     end
     for _, group in ipairs({{l.pageMinutes, 60000}, {l.userMinutes, 60000},
                             {l.seconds, 600000}, {l.minutes, 3600000}}) do
         for _, b in ipairs(group[1]) do
             if not wholeNumber(b.number, latest / group[2]) then
-                return redis.error_reply('ERR pb_apply_v2: bad bucket ' .. tostring(b.number))
+                return redis.error_reply('ERR pb_apply_v3: bad bucket ' .. tostring(b.number))
             end
         end
     end
@@ -433,8 +441,9 @@ local function apply(keys, args)
     if #chunk > 0 then redis.call('ZADD', lastSeen, 'GT', unpack(chunk)) end
 
     -- actions (kept to the cap), and per user and action, per minute
-    hashAdd(actions, args, l.actions[1], l.actions[2], added[1].plan)
-    hashCap(actions, actionCap)
+    local actionItems, actionCount, actionPlan =
+        cappedActions(actions, args, l.actions[1], l.actions[2], added[1].plan, actionCap, other)
+    hashAdd(actions, actionItems, 1, actionCount, actionPlan)
     for _, b in ipairs(l.userMinutes) do
         hashAdd(b.key, args, b.items[1], b.items[2], b.plan)
         redis.call('PEXPIREAT', b.key, (tonumber(b.number) + 1) * 60000 + history + grace)
@@ -475,19 +484,20 @@ local function apply(keys, args)
                tonumber(ended[2]) - tonumber(began[2])}
 end
 
--- Retires the minutes that left the hour from the hour set, at most STEP members per call:
--- a minute's set is renamed to pages:retiring at once (so later writes cannot reach it, and
--- the minute is never written again), then taken off the hour set in steps. When the state is
--- missing, so far behind that minute sets may have expired, or ahead of this clock by more than
--- the future skew, the hour set is rebuilt from the minutes of the hour instead (one
--- ZUNIONSTORE: slow with many pages, and rare).
--- minuteKeys: the sets of minutes firstMinute, firstMinute + 1, ... (firstMinute = the current
--- minute - 65, through the current minute + 5).
-local function retire(hour, hourState, retiring, minuteKeys, firstMinute, nowMinute)
+-- Retires the minutes that left the hour from the hour set, within the call's budget: a
+-- minute's set is renamed to pages:retiring at once (so later writes cannot reach it, and the
+-- minute is never written again), then taken off the hour set in steps. Minutes are the
+-- aggregator's, at most a minute off Redis's (the clock the minute sets expire by: see
+-- pb_beat_v3), well within the margin below. When the state is missing, so far behind that
+-- the next minute's set could expire before its turn (3 minutes of margin), or ahead of this
+-- clock by more than the future skew, the hour set is rebuilt from the minutes of the hour
+-- instead: one ZUNIONSTORE, as slow as the reads it replaces (seconds with a million pages),
+-- and rare (a new Redis, an upgrade, no heartbeat for 3 minutes).
+-- minuteKeys: the sets of minutes firstMinute, firstMinute + 1, ...
+local function retire(hour, hourState, retiring, minuteKeys, firstMinute, nowMinute, pageCap)
     local newest = nowMinute - 60 -- the newest minute past the hour
     local through = tonumber(redis.call('HGET', hourState, 'through'))
-    -- missing, behind the oldest minute set still kept, or written by a clock far ahead
-    if not through or through + 1 < firstMinute or through > newest + 5 then
+    if not through or through + 1 < nowMinute - 62 or through > newest + 6 then
         local window = {}
         for m = newest + 1, firstMinute + #minuteKeys - 1 do
             window[#window + 1] = minuteKeys[m - firstMinute + 1]
@@ -495,9 +505,10 @@ local function retire(hour, hourState, retiring, minuteKeys, firstMinute, nowMin
         redis.call('ZUNIONSTORE', hour, #window, unpack(window))
         redis.call('ZREMRANGEBYRANK', retiring, 0, -1) -- (the aggregator's ACL has no DEL)
         redis.call('HSET', hourState, 'through', newest)
+        zsetCap(hour, pageCap, nil)
         return -1
     end
-    local budget, retired = STEP, 0
+    local retired = 0
     while budget > 0 do
         local popped = redis.call('ZPOPMIN', retiring, budget)
         if #popped > 0 then
@@ -519,13 +530,16 @@ local function retire(hour, hourState, retiring, minuteKeys, firstMinute, nowMin
     return retired
 end
 
--- pb_beat_v2: an aggregator's heartbeat; also keeps derived state current while no events come:
+-- pb_beat_v3: an aggregator's heartbeat; also keeps derived state current while no events come:
 -- last_seen trimmed, active_users refreshed, minutes past the hour retired from the hour set.
 -- KEYS: heartbeats hash, heartbeat times zset, last_seen, pages:h, pages:h:state,
 --       pages:retiring, [active_users when ARGV[7] is 1], then the page sets of the minutes
---       ARGV[8] (the current minute - 65) to the current minute + 5
--- ARGV: now_ms, window_ms, history_ms, stale_ms, id, json, seed(0|1), first_minute
+--       ARGV[8] (the aggregator's current minute - 67) to its current minute + 7
+-- ARGV: now_ms, window_ms, history_ms, stale_ms, id, json, seed(0|1), first_minute, page_cap,
+--       max_skew_ms: how far now_ms may be from Redis's clock (0: unchecked, for tests with a
+--       simulated clock). Minute sets expire by Redis's clock, and are retired by now_ms's.
 local function beat(keys, args)
+    budget = STEP
     local now = tonumber(args[1])
     local window = tonumber(args[2])
     local history = tonumber(args[3])
@@ -539,11 +553,21 @@ local function beat(keys, args)
         firstKey = 8
     end
     local firstMinute = tonumber(args[8])
-    local nowMinute = math.floor(now / 60000)
-    if not wholeNumber(now, 1e13) or firstMinute ~= nowMinute - 65 or
-        #keys - firstKey + 1 ~= 71 then
-        return redis.error_reply('ERR pb_beat_v2: bad time or minute keys ' ..
+    local pageCap = tonumber(args[9])
+    local maxSkew = tonumber(args[10])
+    if not wholeNumber(now, 1e13) or not wholeNumber(maxSkew, 1e13) or
+        firstMinute ~= math.floor(now / 60000) - 67 or #keys - firstKey + 1 ~= 75 or
+        not wholeNumber(pageCap, 1e9) or pageCap < 1 then
+        return redis.error_reply('ERR pb_beat_v3: bad time, minute keys or cap ' ..
                                  '(an aggregator of another version?)')
+    end
+    local t = redis.call('TIME')
+    local redisNow = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    if maxSkew > 0 and math.abs(redisNow - now) > maxSkew then
+        return redis.error_reply('ERR pb_beat_v3: this aggregator\'s clock is ' ..
+                                 math.floor((now - redisNow) / 1000) .. ' s off Redis\'s ' ..
+                                 '(more than ' .. math.floor(maxSkew / 1000) .. ' s): the last ' ..
+                                 'hour\'s figures need the clocks in step; synchronise them (NTP)')
     end
     local minuteKeys = {}
     for k = firstKey, #keys do minuteKeys[#minuteKeys + 1] = keys[k] end
@@ -570,11 +594,11 @@ local function beat(keys, args)
     if activeUsers then
         redis.call('SET', activeUsers, redis.call('ZCOUNT', lastSeen, '(' .. (now - window), '+inf'))
     end
-    retire(hour, hourState, retiring, minuteKeys, firstMinute, nowMinute)
+    retire(hour, hourState, retiring, minuteKeys, firstMinute, math.floor(now / 60000), pageCap)
     return #gone
 end
 
--- pb_leave_v2: an aggregator that stops cleanly removes its heartbeat.
+-- pb_leave_v3: an aggregator that stops cleanly removes its heartbeat.
 -- KEYS: heartbeats hash, heartbeat times zset; ARGV[1] = id
 local function leave(keys, args)
     local problem = checkKeys({{keys[1], 'hash'}, {keys[2], 'zset'}}, {})
@@ -584,7 +608,7 @@ local function leave(keys, args)
     return 1
 end
 
--- pb_start_v2: where counting starts for partitions with no stored offset yet: each gets the
+-- pb_start_v3: where counting starts for partitions with no stored offset yet: each gets the
 -- given start unless a member stored one first (HSETNX). Returns what is stored for each.
 -- KEYS[1] = offsets hash; ARGV: field, start, field, start, ...
 local function start(keys, args)
@@ -593,7 +617,7 @@ local function start(keys, args)
     local stored = {}
     for k = 1, #args, 2 do
         if not wholeNumber(args[k + 1], 9.2e18) then
-            return redis.error_reply('ERR pb_start_v2: bad offset ' .. tostring(args[k + 1]))
+            return redis.error_reply('ERR pb_start_v3: bad offset ' .. tostring(args[k + 1]))
         end
         redis.call('HSETNX', keys[1], args[k], args[k + 1])
         stored[#stored + 1] = redis.call('HGET', keys[1], args[k])
@@ -601,7 +625,7 @@ local function start(keys, args)
     return stored
 end
 
-redis.register_function('pb_apply_v2', apply)
-redis.register_function('pb_start_v2', start)
-redis.register_function('pb_beat_v2', beat)
-redis.register_function('pb_leave_v2', leave)
+redis.register_function('pb_apply_v3', apply)
+redis.register_function('pb_start_v3', start)
+redis.register_function('pb_beat_v3', beat)
+redis.register_function('pb_leave_v3', leave)

@@ -40,6 +40,9 @@ struct AggregationOptions {
     // reads must not grow with them. The lowest counts beyond a cap add up under "(other)".
     std::int64_t maxPages = 1'000'000;
     std::int64_t maxActions = 1000;
+    // How far this aggregator's clock may be from Redis's: minutes leave the hour by the one and
+    // their sets expire by the other (0: unchecked, for tests with a simulated clock).
+    std::chrono::milliseconds maxClockSkew{std::chrono::seconds(60)};
 };
 
 // The time an event counts at: its Kafka timestamp, or with EventTimeSource::Payload the

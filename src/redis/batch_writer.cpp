@@ -119,7 +119,7 @@ Command BatchWriter::encode(const BatchAggregate &b, const std::string &topic,
 {
     // Every key the call touches goes in KEYS (the Lua builds no names): Redis Cluster routes
     // by them, and a resharding answers TRYAGAIN instead of letting a call write half on the
-    // wrong node. Order: see pb_apply_v2 in resources/redis/pulseboard.lua.
+    // wrong node. Order: see pb_apply_v3 in resources/redis/pulseboard.lua.
     std::vector<std::string> keys{
         schema_.offsets(), schema_.eventsTotal(), schema_.badTotal(),  schema_.lostTotal(),
         schema_.pages(),   schema_.lastSeen(),    schema_.actions(),   schema_.badByReason(),
@@ -204,7 +204,7 @@ Command BatchWriter::encode(const BatchAggregate &b, const std::string &topic,
         args.insert(args.end(), {e.raw, e.source, num(e.offset), num(e.timestampMs), e.reason});
     }
 
-    Command c{"FCALL", "pb_apply_v2", num(static_cast<std::int64_t>(keys.size()))};
+    Command c{"FCALL", "pb_apply_v3", num(static_cast<std::int64_t>(keys.size()))};
     c.reserve(3 + keys.size() + args.size());
     std::move(keys.begin(), keys.end(), std::back_inserter(c));
     std::move(args.begin(), args.end(), std::back_inserter(c));
@@ -239,14 +239,14 @@ ApplyResult BatchWriter::collect()
     auto reply = connection_.receive();
     if (reply->type == REDIS_REPLY_ERROR && isMissingFunction({reply->str, reply->len}))
         reply = call(command); // Redis lost its functions (restart without persistence)
-    throwIfError(reply.get(), "pb_apply_v2");
+    throwIfError(reply.get(), "pb_apply_v3");
     return parseApplyReply(reply.get());
 }
 
 ApplyResult parseApplyReply(const redisReply *reply)
 {
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1)
-        throw Error(ErrorKind::Fatal, "pb_apply_v2 answered something unexpected");
+        throw Error(ErrorKind::Fatal, "pb_apply_v3 answered something unexpected");
     ApplyResult result;
     result.applied = replyInteger(reply->element[0]) == 1;
     if (result.applied) {
@@ -264,7 +264,7 @@ ApplyResult parseApplyReply(const redisReply *reply)
                 std::from_chars(number.data(), number.data() + number.size(), m.partition);
             ec != std::errc() || ptr != number.data() + number.size())
             throw Error(ErrorKind::Fatal,
-                        "pb_apply_v2 named an offsets field that is not topic/partition");
+                        "pb_apply_v3 named an offsets field that is not topic/partition");
         m.stored = parseOffset(replyString(reply->element[i + 1]));
         result.mismatches.push_back(std::move(m));
     }
@@ -275,24 +275,25 @@ void BatchWriter::beat(const std::string &aggregatorId, const std::string &json,
 {
     // Every key goes in KEYS, the page sets of the minutes it may retire or rebuild from too.
     const auto nowMinute = floorDiv(nowMs, 60'000);
-    const auto firstMinute = nowMinute - kRetirableMinutes;
+    const auto firstMinute = nowMinute - kBeatPastMinutes;
     Command keys{schema_.heartbeats(), schema_.heartbeatTimes(), schema_.lastSeen(),
                  schema_.pagesHour(),  schema_.pagesHourState(), schema_.pagesRetiring()};
     if (schema_.writesSeedKeys())
         keys.emplace_back(kSeedActiveUsers);
-    for (auto m = firstMinute; m <= nowMinute + kFutureMinutes; ++m)
+    for (auto m = firstMinute; m <= nowMinute + kBeatFutureMinutes; ++m)
         keys.push_back(schema_.pagesMinute(m));
-    Command c{"FCALL", "pb_beat_v2", num(static_cast<std::int64_t>(keys.size()))};
+    Command c{"FCALL", "pb_beat_v3", num(static_cast<std::int64_t>(keys.size()))};
     std::move(keys.begin(), keys.end(), std::back_inserter(c));
     c.insert(c.end(), {num(nowMs), num(options_.activeWindow.count()), num(kHistory.count()),
                        num(kHeartbeatStale.count()), aggregatorId, json,
-                       schema_.writesSeedKeys() ? "1" : "0", num(firstMinute)});
+                       schema_.writesSeedKeys() ? "1" : "0", num(firstMinute),
+                       num(options_.maxPages), num(options_.maxClockSkew.count())});
     call(c);
 }
 
 void BatchWriter::leave(const std::string &aggregatorId)
 {
-    call({"FCALL", "pb_leave_v2", "2", schema_.heartbeats(), schema_.heartbeatTimes(),
+    call({"FCALL", "pb_leave_v3", "2", schema_.heartbeats(), schema_.heartbeatTimes(),
           aggregatorId});
 }
 
@@ -302,7 +303,7 @@ std::vector<std::int64_t> BatchWriter::storeStarts(const std::string &topic,
 {
     if (partitions.empty())
         return {};
-    Command c{"FCALL", "pb_start_v2", "1", schema_.offsets()};
+    Command c{"FCALL", "pb_start_v3", "1", schema_.offsets()};
     for (std::size_t i = 0; i < partitions.size(); ++i) {
         c.push_back(partitionField(topic, partitions[i]));
         c.push_back(num(starts[i]));
@@ -314,7 +315,7 @@ std::vector<std::int64_t> BatchWriter::storeStarts(const std::string &topic,
                              ? kNoOffset
                              : parseOffset(replyString(reply->element[i])));
     if (stored.size() != partitions.size())
-        throw Error(ErrorKind::Fatal, "pb_start_v2 answered something unexpected");
+        throw Error(ErrorKind::Fatal, "pb_start_v3 answered something unexpected");
     return stored;
 }
 

@@ -27,7 +27,7 @@ struct ApplyResult {
     std::chrono::microseconds inRedis{0};   // when applied: the call's time inside Redis
 };
 
-// What pb_apply_v2 answered: [1, microseconds in Redis] when applied, else [0, then field and
+// What pb_apply_v3 answered: [1, microseconds in Redis] when applied, else [0, then field and
 // stored offset for each partition whose offset differs]. Throws a Fatal Error on any other
 // shape. Pure (the I/O is BatchWriter's), so tests and the fuzz target call it directly.
 ApplyResult parseApplyReply(const redisReply *reply);

@@ -75,9 +75,17 @@ struct Schema {
 inline constexpr std::string_view kOtherMember{"\xff(other)"};
 inline constexpr const char *kOtherLabel = "(other)";
 // The functions retire minutes past the hour from the hour set at each heartbeat; the sets of
-// the minutes from now - kRetirableMinutes to now + kFutureMinutes go with each.
-inline constexpr std::int64_t kRetirableMinutes = 65;
-inline constexpr std::int64_t kFutureMinutes = 5;
+// the minutes from now - kBeatPastMinutes to now + kBeatFutureMinutes go with each (by the
+// aggregator's clock; the functions use Redis's, at most a minute apart).
+inline constexpr std::int64_t kBeatPastMinutes = 67;
+inline constexpr std::int64_t kBeatFutureMinutes = 7;
+// The hour set is current while the oldest minute it still holds is at most this old: its set
+// is kept 66 minutes, so three are left for a heartbeat to retire it (the functions rebuild the
+// hour set beyond; readers read the union of the minutes meanwhile).
+inline constexpr std::int64_t kHourSetMaxAgeMinutes = 62;
+// Future minutes (event times up to 5 minutes ahead of an aggregator's clock, itself up to a
+// minute off) that readers take off the hour set.
+inline constexpr std::int64_t kFutureMinutes = 7;
 
 // The offsets hash field of a partition: "topic/partition".
 inline std::string partitionField(const std::string &topic, int partition)

@@ -212,7 +212,7 @@ HourState hourStateFromReplies(const SnapshotQuery &q, const std::vector<ReplyPt
 std::optional<std::vector<std::string>>
 hourCorrections(const StatsOptions &options, const HourState &hour, std::int64_t nowMinute)
 {
-    if (!hour.through || *hour.through < nowMinute - kRetirableMinutes - 1)
+    if (!hour.through || *hour.through + 1 < nowMinute - kHourSetMaxAgeMinutes)
         return std::nullopt;
     const auto &s = options.schema;
     std::vector<std::string> corrections;

@@ -1,4 +1,4 @@
-// The verdict of pb_apply_v2 (parseApplyReply) on any RESP bytes, turned into reply trees by
+// The verdict of pb_apply_v3 (parseApplyReply) on any RESP bytes, turned into reply trees by
 // hiredis's reader. Oracles: only pb::Error is thrown; an applied batch has no mismatches; one
 // not applied has one mismatch per field/offset pair, each naming a partition.
 #include "fuzz_check.h"
