@@ -162,6 +162,10 @@ private Q_SLOTS:
             "HSET", QString::fromStdString(schema.badByReason()), "not_json", "many"};
         QTest::newRow("a string where a minute's pages go") << QStringList{
             "SET", QString::fromStdString(schema.pagesMinute(nowMs() / 60000 - 1)), "x"};
+        QTest::newRow("a list where the hour's pages go")
+            << QStringList{"RPUSH", QString::fromStdString(schema.pagesHour()), "x"};
+        QTest::newRow("text where the hour set's state says its minute") << QStringList{
+            "HSET", QString::fromStdString(schema.pagesHourState()), "through", "soon"};
     }
 
     void givenAnotherProgramsKeyInOurNamespace_whenABatchComes_thenNothingIsWritten()

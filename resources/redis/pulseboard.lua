@@ -77,8 +77,9 @@ end
 -- Where the counts of pages and actions beyond the caps go. 0xFF never occurs in UTF-8, so no
 -- page or action name can be this member; readers show it as "(other)".
 local OTHER = '\255(other)'
--- The most members one call moves or retires, over all its keys: a call must not keep Redis
--- busy for long; what is left goes in the next calls. Reset at the start of each call.
+-- The most members a heartbeat retires, and the most a call moves beyond what its batch added
+-- to a set: a call must not keep Redis busy for long; what is left goes in the next calls.
+-- `budget` is reset at the start of each call.
 local STEP = 10000
 local budget = STEP
 
@@ -99,14 +100,15 @@ local function zsetTake(key, member, count)
 end
 
 -- Keeps the zset `key` to `cap` members (OTHER not counted): the lowest-scored go into OTHER,
--- at most STEP per call. `mirror` (the hour set, for a minute of the hour) moves the same
--- counts, so that it stays the sum of its minutes.
-local function zsetCap(key, cap, mirror)
+-- at most `allowance` per call (the members the call added to it, and a little more to work off
+-- a lowered cap: the call's work stays in proportion to the batch, and a set can exceed its
+-- cap only until the calls after a cap change have caught up). `mirror` (the hour set, for a
+-- minute of the hour) moves the same counts, so that it stays the sum of its minutes.
+local function zsetCap(key, cap, mirror, allowance)
     local members = redis.call('ZCARD', key)
     local hasOther = redis.call('ZSCORE', key, OTHER) and 1 or 0
-    local excess = math.min(members - hasOther - cap, budget)
+    local excess = math.min(members - hasOther - cap, allowance)
     if excess <= 0 then return end
-    budget = budget - excess
     local low = redis.call('ZRANGE', key, 0, excess, 'WITHSCORES') -- one more: OTHER may be there
     local gone, sum = {}, 0
     for k = 1, #low, 2 do
@@ -408,12 +410,12 @@ local function apply(keys, args)
 
     -- all-time pages, per minute and in the hour; each set kept to the cap
     zsetAdd(pages, args, l.pages[1], l.pages[2])
-    zsetCap(pages, pageCap, nil)
+    zsetCap(pages, pageCap, nil, l.pages[2] + 1000)
     if seed then
         zsetAdd(topPages, args, l.pages[1], l.pages[2])
-        zsetCap(topPages, pageCap, nil)
+        zsetCap(topPages, pageCap, nil, l.pages[2] + 1000)
     end
-    local hourAdded = false
+    local hourAdded, hourAdds = false, 0
     for _, b in ipairs(l.pageMinutes) do
         local minute = tonumber(b.number)
         if not through or minute > through then -- a retired minute is past the hour: skipped
@@ -422,11 +424,13 @@ local function apply(keys, args)
             if through then
                 zsetAdd(hour, args, b.items[1], b.items[2])
                 hourAdded = true
+                hourAdds = hourAdds + b.items[2]
             end
-            zsetCap(b.key, math.max(1, math.floor(pageCap / 10)), through and hour or nil)
+            zsetCap(b.key, math.max(1, math.floor(pageCap / 10)), through and hour or nil,
+                    b.items[2] + 500)
         end
     end
-    if hourAdded then zsetCap(hour, pageCap, nil) end
+    if hourAdded then zsetCap(hour, pageCap, nil, hourAdds + 1000) end
 
     -- last seen per user: ZADD GT in chunks (Lua's unpack has a stack limit)
     local chunk = {}
@@ -505,7 +509,7 @@ local function retire(hour, hourState, retiring, minuteKeys, firstMinute, nowMin
         redis.call('ZUNIONSTORE', hour, #window, unpack(window))
         redis.call('ZREMRANGEBYRANK', retiring, 0, -1) -- (the aggregator's ACL has no DEL)
         redis.call('HSET', hourState, 'through', newest)
-        zsetCap(hour, pageCap, nil)
+        zsetCap(hour, pageCap, nil, math.huge) -- as slow as the union just made, once
         return -1
     end
     local retired = 0

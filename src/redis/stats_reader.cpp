@@ -481,7 +481,7 @@ std::vector<NamedCount> StatsReader::topPagesLastHour(const HourState &hour, std
         auto top = finish(std::move(candidates));
         if (all || (top.size() == wanted && top.back().count >= bound))
             return top;
-        if (depth >= 100'000)
+        if (depth * 4 > 65'536)
             return byUnion(); // a pathological spread: the slow exact way
         depth *= 4;
     }
