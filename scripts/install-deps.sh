@@ -8,7 +8,7 @@ packages=(
     qt6-base-dev qt6-charts-dev qt6-svg-dev libqt6opengl6-dev libgl-dev qtkeychain-qt6-dev
     librdkafka-dev libhiredis-dev libsimdjson-dev libssl-dev openssl
     prometheus-cpp-dev libcivetweb-dev
-    redis-server prometheus
+    redis-server prometheus prometheus-alertmanager
     kcat python3 python3-kafka python3-redis python3-matplotlib docker-compose
     dpkg-dev lintian desktop-file-utils appstream help2man librsvg2-bin
     xvfb xauth

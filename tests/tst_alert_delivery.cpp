@@ -11,6 +11,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QNetworkAccessManager>
+#include <QNetworkProxy>
 #include <QNetworkReply>
 #include <QProcess>
 #include <QSignalSpy>
@@ -213,7 +214,7 @@ private Q_SLOTS:
         AlertEngine engine;
         const AlertRule rule{AlertMetric::ConsumerLag, AlertComparison::Above, 100, true};
         engine.setRules({rule});
-        Snapshot s;
+        pb::Snapshot s;
         s.takenAtMs = 1000;
         s.consumerLag = 500;
         QCOMPARE(engine.evaluate(s).size(), std::size_t{1});

@@ -10,7 +10,6 @@
 #include <QRegularExpression>
 #include <QSysInfo>
 #include <QThread>
-#include <QTimeZone>
 #include <QTimer>
 
 #include <algorithm>
@@ -127,7 +126,7 @@ AlertNotice noticeFor(const AlertEvent &event)
     n.description = QObject::tr("%1 was %2 when this was evaluated.")
                         .arg(metricName(event.rule.metric), QString::number(event.value, 'f', 1));
     n.firing = event.raised;
-    const auto at = QDateTime::fromMSecsSinceEpoch(event.timeMs, QTimeZone::UTC);
+    const auto at = QDateTime::fromMSecsSinceEpoch(event.timeMs, Qt::UTC);
     n.startsAt = at;
     if (!event.raised)
         n.endsAt = at;
@@ -267,16 +266,20 @@ void AlertDelivery::resendFiring()
 
 void AlertDelivery::enqueue(Job job)
 {
-    auto &q = queue(job.target);
+    const auto target = job.target;
+    auto &q = queue(target);
+    bool dropped = false;
     if (q.jobs.size() >= std::max<std::size_t>(1, options_.queueLimit)) {
         ++status_.dropped;
         lastDrop_ = q.jobs.front().what;
         q.jobs.pop_front();
-        report(false, tr("%1 is not keeping up: queue full, dropped the oldest notice (%2).")
-                          .arg(targetName(job.target), lastDrop_));
+        dropped = true;
     }
     q.jobs.push_back(std::move(job));
-    pump(q.jobs.back().target);
+    if (dropped)
+        report(false, tr("%1 is not keeping up: queue full, dropped the oldest notice (%2).")
+                          .arg(targetName(target), lastDrop_));
+    pump(target);
 }
 
 QNetworkReply *AlertDelivery::post(Target target, const QByteArray &body)
