@@ -36,3 +36,4 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
 # The redis-server package starts a system service on 6379; Pulseboard starts its own.
+# prometheus-alertmanager likewise on 9093: the tests start theirs on free loopback ports.

@@ -4,6 +4,7 @@
 
 #include "alerts/delivery.h"
 #include "alerts/rules.h"
+#include "support/http_receiver.h"
 
 #include <QEventLoop>
 #include <QFile>
@@ -27,6 +28,7 @@
 
 using namespace pb::alerts;
 using namespace std::chrono_literals;
+using pb::test::Receiver;
 
 namespace {
 
@@ -62,59 +64,6 @@ QByteArray httpGet(const QString &url)
     reply->deleteLater();
     return body;
 }
-
-// A webhook receiver: records each POST (headers and body) and answers with the next status
-// of `statuses` (the last one repeats); 0 means "accept the connection and never answer".
-class Receiver : public QObject {
-public:
-    struct Request {
-        QByteArray head;
-        QByteArray body;
-    };
-    explicit Receiver(QList<int> statuses)
-        : statuses_(std::move(statuses))
-    {
-        server_.listen(QHostAddress::LocalHost, 0);
-        connect(&server_, &QTcpServer::newConnection, this, [this] {
-            while (auto *socket = server_.nextPendingConnection())
-                connect(socket, &QTcpSocket::readyRead, this, [this, socket] { read(socket); });
-        });
-    }
-    QString url(const QString &rest = "/hook") const
-    {
-        return "http://127.0.0.1:" + QString::number(server_.serverPort()) + rest;
-    }
-    QList<Request> requests;
-
-private:
-    void read(QTcpSocket *socket)
-    {
-        auto &buffer = buffers_[socket];
-        buffer += socket->readAll();
-        const auto end = buffer.indexOf("\r\n\r\n");
-        if (end < 0)
-            return;
-        const auto head = buffer.left(end);
-        qsizetype length = 0;
-        for (const auto &line : head.split('\n'))
-            if (line.toLower().startsWith("content-length:"))
-                length = line.mid(15).trimmed().toLongLong();
-        if (buffer.size() < end + 4 + length)
-            return;
-        requests.push_back({head, buffer.mid(end + 4, length)});
-        buffer.remove(0, end + 4 + length);
-        const int status =
-            statuses_.value(std::min<qsizetype>(requests.size() - 1, statuses_.size() - 1));
-        if (status == 0)
-            return;
-        socket->write("HTTP/1.1 " + QByteArray::number(status) +
-                      " X\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n");
-    }
-
-    QTcpServer server_;
-    QList<int> statuses_;
-    QHash<QTcpSocket *, QByteArray> buffers_;
-};
 
 // Debian's Alertmanager with a receiver that sends nowhere, no clustering, on a free port.
 class Alertmanager {
