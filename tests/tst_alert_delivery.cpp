@@ -4,6 +4,8 @@
 
 #include "alerts/delivery.h"
 #include "alerts/rules.h"
+#include "redis/embedded_redis.h"
+#include "redis/schema.h"
 #include "support/http_receiver.h"
 
 #include <QEventLoop>
@@ -331,6 +333,46 @@ private Q_SLOTS:
         QVERIFY2(sender.lastStatus().text.contains("dropped the oldest notice"),
                  qPrintable(sender.lastStatus().text));
         QCOMPARE(sender.lastStatus().queued, 2);
+    }
+
+    void givenCliWatch_whenTheRuleBreaksThenHolds_thenAlertmanagerShowsItFiringThenResolved()
+    {
+        if (!QFile::exists(Alertmanager::binary()))
+            QFAIL("Debian's prometheus-alertmanager is not installed: apt-get install "
+                  "prometheus-alertmanager (scripts/install-deps.sh installs it).");
+        Alertmanager am;
+        QVERIFY2(am.ready(), qPrintable("alertmanager did not start: " + am.output()));
+        pb::redis::EmbeddedRedis redis;
+        QProcess watch;
+        auto env = QProcessEnvironment::systemEnvironment();
+        env.insert("PULSEBOARD_REDIS_PASSWORD", QString::fromStdString(redis.endpoint().password));
+        watch.setProcessEnvironment(env);
+        watch.start(PULSEBOARD_CLI,
+                    {"watch", "--redis", "127.0.0.1:" + QString::number(redis.port()), "--alert",
+                     "active_users<1", "--alertmanager", am.url(), "--instance", "cli-test",
+                     "--interval", "200ms"});
+        QVERIFY(watch.waitForStarted(5000));
+        // An empty Redis: no active users, the rule breaks.
+        const auto firing = [&] {
+            const auto list = am.alerts("PulseboardActiveUsersBelow");
+            return list.size() == 1 && list[0]["labels"]["instance"].toString() == "cli-test";
+        };
+        QVERIFY2(waitFor(firing, 20s), watch.readAllStandardError().constData());
+        // One user seen now: the rule holds again, and the alert resolves.
+        pb::redis::Connection c(redis.endpoint());
+        c.connect();
+        c.command({"ZADD", pb::redis::Schema{}.lastSeen(),
+                   std::to_string(QDateTime::currentMSecsSinceEpoch()), "u1"});
+        QVERIFY2(waitFor([&] { return am.alerts("PulseboardActiveUsersBelow").isEmpty(); }, 20s),
+                 watch.readAllStandardError().constData());
+        watch.terminate();
+        QVERIFY(watch.waitForFinished(10000));
+        QCOMPARE(watch.exitStatus(), QProcess::NormalExit);
+        QCOMPARE(watch.exitCode(), 0);
+        const auto out = watch.readAllStandardOutput();
+        QVERIFY2(out.contains("FIRING PulseboardActiveUsersBelow") &&
+                     out.contains("RESOLVED PulseboardActiveUsersBelow"),
+                 out.constData());
     }
 
     void givenNothingListening_whenTestAlertSent_thenTheVerdictSaysConnectionRefused()
