@@ -317,10 +317,10 @@ void AlertDelivery::finished(Target target, QNetworkReply *reply)
     auto &job = *q.current;
     if (problem.isEmpty()) {
         ++status_.sent;
+        const auto what = job.what; // job goes with current
         q.current.reset();
-        report(true,
-               tr("%1 delivered to %2 at %3.")
-                   .arg(job.what, targetName(target), QTime::currentTime().toString("HH:mm:ss")));
+        report(true, tr("%1 delivered to %2 at %3.")
+                         .arg(what, targetName(target), QTime::currentTime().toString("HH:mm:ss")));
         pump(target);
         return;
     }
