@@ -8,7 +8,7 @@ packages=(
     qt6-base-dev qt6-charts-dev qt6-svg-dev libqt6opengl6-dev libgl-dev qtkeychain-qt6-dev
     librdkafka-dev libhiredis-dev libsimdjson-dev libssl-dev openssl
     prometheus-cpp-dev libcivetweb-dev
-    redis-server prometheus
+    redis-server prometheus prometheus-alertmanager
     kcat python3 python3-kafka python3-redis python3-matplotlib docker-compose
     dpkg-dev lintian desktop-file-utils appstream help2man librsvg2-bin
     xvfb xauth
@@ -39,3 +39,4 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
 # The redis-server package starts a system service on 6379; Pulseboard starts its own.
+# prometheus-alertmanager likewise on 9093: the tests start theirs on free loopback ports.

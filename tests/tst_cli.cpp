@@ -79,6 +79,8 @@ private Q_SLOTS:
                                 << "--out";
         QTest::newRow("demo") << "demo"
                               << "--duration";
+        QTest::newRow("watch") << "watch"
+                               << "--alertmanager";
     }
     void givenEveryCommand_whenAskedForHelp_thenItExplainsItsFlags()
     {
@@ -104,6 +106,12 @@ private Q_SLOTS:
         QTest::newRow("bad kafka property")
             << QStringList{"simulate", "--kafka-opt", "nonsense"} << "key=value";
         QTest::newRow("export without --out") << QStringList{"export"} << "--out";
+        QTest::newRow("watch without a rule") << QStringList{"watch"} << "--alert RULE";
+        QTest::newRow("watch with a bad rule")
+            << QStringList{"watch", "--alert", "lag>5"} << "unknown metric \"lag\"";
+        QTest::newRow("watch with a bad URL")
+            << QStringList{"watch", "--alert", "consumer_lag>5", "--webhook", "hooks.example.com"}
+            << "--webhook: Enter an http:// or https:// URL";
         QTest::newRow("unknown command") << QStringList{"frobnicate"} << "unknown command";
     }
     void givenBadFlags_whenRun_thenOneClearLineAndExit2()

@@ -15,6 +15,7 @@
 #include "secret_store.h"
 #include "settings_dialog.h"
 #include "support/bad_servers.h"
+#include "support/http_receiver.h"
 
 #include <QChartView>
 #include <QCheckBox>
@@ -22,6 +23,8 @@
 #include <QElapsedTimer>
 #include <QGraphicsScene>
 #include <QGraphicsTextItem>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QLabel>
 #include <QLineEdit>
 #include <QPushButton>
@@ -208,6 +211,88 @@ private Q_SLOTS:
         QCOMPARE(verdict.first().at(0).toString(), QString("redis"));
         QCOMPARE(verdict.first().at(1).toBool(), false);
         QVERIFY(verdict.first().at(2).toString().contains("refused"));
+    }
+
+    void givenAWebhookReceiver_whenSendTestAlertClicked_thenItGetsOneAndTheVerdictShows()
+    {
+        test::Receiver receiver({200});
+        AppSettings a;
+        a.webhookUrl = receiver.url("/hook?token=T0K3N");
+        SettingsDialog dialog(a);
+        QSignalSpy verdict(&dialog, &SettingsDialog::verdict);
+        auto *button = dialog.findChild<QPushButton *>("sendTestAlert");
+        QVERIFY(button->isEnabled());
+        button->click();
+        QVERIFY(!button->isEnabled()); // until the verdict: the click returned at once
+        QVERIFY(verdict.wait(15000));
+        QCOMPARE(verdict.first().at(0).toString(), QString("alerts"));
+        QVERIFY2(verdict.first().at(1).toBool(), qPrintable(verdict.first().at(2).toString()));
+        const auto shown = dialog.findChild<QLabel *>("alertVerdict")->text();
+        QVERIFY2(shown.contains("accepted the test alert"), qPrintable(shown));
+        QVERIFY(!shown.contains("T0K3N"));
+        QCOMPARE(receiver.requests.size(), 1);
+        QCOMPARE(
+            QJsonDocument::fromJson(receiver.requests[0].body)["alerts"][0]["labels"]["alertname"]
+                .toString(),
+            QString("PulseboardTestAlert"));
+        QVERIFY(button->isEnabled());
+    }
+
+    void givenABadAlertUrl_whenTyped_thenTheFieldSaysWhyAndOkAndTestAreOff()
+    {
+        SettingsDialog dialog(AppSettings{});
+        auto *button = dialog.findChild<QPushButton *>("sendTestAlert");
+        QVERIFY(!button->isEnabled()); // no URL yet
+        dialog.findChild<QLineEdit *>("alertmanagerUrl")->setText("localhost:9093");
+        QVERIFY(dialog.errorFor("alerts/alertmanagerUrl").contains("http://"));
+        QVERIFY(!dialog.acceptable());
+        QVERIFY(!button->isEnabled());
+        dialog.findChild<QLineEdit *>("alertmanagerUrl")->setText("http://localhost:9093");
+        QVERIFY(dialog.errorFor("alerts/alertmanagerUrl").isEmpty());
+        QVERIFY(dialog.acceptable());
+        QVERIFY(button->isEnabled());
+        QCOMPARE(dialog.settings().alertmanagerUrl, QString("http://localhost:9093"));
+    }
+
+    void givenAWebhook_whenAnAlertIsRaisedAndCleared_thenBothArePostedAndTheStatusSaysSo()
+    {
+        test::Receiver receiver({200});
+        AlertsPanel panel;
+        alerts::DeliveryOptions options;
+        options.webhook = QUrl(receiver.url());
+        panel.setDelivery(options);
+        panel.setRules({{AlertMetric::EventsPerSecond, AlertComparison::Below, 5, true}});
+        auto quiet = knownSnapshot(1700000000000);
+        for (auto &p : quiet.perSecond)
+            p.count = 0;
+        panel.evaluate(quiet);
+        panel.evaluate(knownSnapshot(1700000001000));
+        QVERIFY(QTest::qWaitFor([&] { return receiver.requests.size() == 2; }, 15000));
+        const auto fired = QJsonDocument::fromJson(receiver.requests[0].body);
+        const auto cleared = QJsonDocument::fromJson(receiver.requests[1].body);
+        QCOMPARE(fired["status"].toString(), QString("firing"));
+        QCOMPARE(fired["alerts"][0]["labels"]["alertname"].toString(),
+                 QString("PulseboardEventsPerSecondBelow"));
+        QCOMPARE(cleared["status"].toString(), QString("resolved"));
+        QVERIFY(QTest::qWaitFor(
+            [&] { return panel.deliveryStatus().contains("resolved delivered to webhook"); },
+            15000));
+    }
+
+    void givenAnUnreachableWebhook_whenAnAlertIsRaised_thenThePanelShowsTheFailure()
+    {
+        AlertsPanel panel;
+        alerts::DeliveryOptions options;
+        options.webhook = QUrl("http://127.0.0.1:1/hook");
+        options.attempts = 2;
+        options.firstRetry = 10ms;
+        panel.setDelivery(options);
+        panel.setRules({{AlertMetric::ActiveUsers, AlertComparison::Above, 10, true}});
+        panel.evaluate(knownSnapshot(1700000000000)); // 1234 active users
+        QVERIFY(QTest::qWaitFor([&] { return panel.deliveryStatus().contains("NOT delivered"); },
+                                15000));
+        QVERIFY2(panel.deliveryStatus().contains("connection refused"),
+                 qPrintable(panel.deliveryStatus()));
     }
 
     void givenEngineErrors_whenShown_thenInTheDashboardsWordsPointingAtTheField_data()

@@ -1,5 +1,7 @@
 #include "commands.h"
 
+#include "alerts/delivery.h"
+#include "alerts/rules.h"
 #include "core/clock.h"
 #include "core/csv.h"
 #include "core/duration.h"
@@ -19,12 +21,14 @@
 #include "redis/stats_reader.h"
 
 #include <QCommandLineParser>
+#include <QCoreApplication>
 #include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QRegularExpression>
 #include <QSaveFile>
+#include <QTimer>
 
 #include <algorithm>
 #include <array>
@@ -754,8 +758,8 @@ void addAggregatorFlags(Flags &f)
           "and read time whatever producers send.",
           "n", QString::number(AggregationOptions{}.maxPages));
     f.add("max-actions",
-          "Most distinct actions Redis keeps; the rarest beyond it add up under \"(other)\".",
-          "n", QString::number(AggregationOptions{}.maxActions));
+          "Most distinct actions Redis keeps; the rarest beyond it add up under \"(other)\".", "n",
+          QString::number(AggregationOptions{}.maxActions));
 }
 
 AggregatorOptions aggregatorOptions(const Flags &f)
@@ -906,6 +910,123 @@ int cmdStats(const QStringList &args, StopSignals &)
             std::printf("  %10lld  %s\n", static_cast<long long>(a.count),
                         visibleText(a.name).c_str());
     }
+    return 0;
+}
+
+int cmdWatch(const QStringList &args, StopSignals &stopSignals)
+{
+    Flags f("watch",
+            "Reads the aggregates from Redis every --interval, evaluates the dashboard's alert "
+            "rules on them, and posts firing and resolved alerts to Alertmanager and/or a "
+            "webhook (JSON). Prints each alert on stdout and delivery trouble on stderr.");
+    f.addRedis();
+    f.add("alert",
+          "A rule, METRIC>NUMBER or METRIC<NUMBER, with METRIC one of active_users, "
+          "events_per_second, consumer_lag, bad_events_per_second; repeatable.",
+          "rule");
+    f.add("alertmanager",
+          "Alertmanager's base URL, e.g. http://127.0.0.1:9093. With credentials in it, set "
+          "PULSEBOARD_ALERTMANAGER_URL instead (ps shows flags).",
+          "url");
+    f.add("webhook",
+          "A URL to POST each firing and resolved alert to. With a token in it, set "
+          "PULSEBOARD_WEBHOOK_URL instead.",
+          "url");
+    f.add("interval", "How often to read and evaluate.", "time", "1s");
+    f.add("window", "Active-user window.", "time", "5m");
+    f.add("timeout", "Timeout of each delivery request.", "time", "10s");
+    f.add("instance", "The instance label of the alerts (default: the host name).", "name");
+    if (!f.parse(args))
+        return 0;
+    std::vector<alerts::AlertRule> rules;
+    for (const auto &text : f.values("alert")) {
+        QString error;
+        const auto rule = alerts::parseRule(text, &error);
+        if (!rule)
+            throw UsageError{str(error)};
+        rules.push_back(*rule);
+    }
+    if (rules.empty())
+        throw UsageError{"give at least one --alert RULE, e.g. --alert 'consumer_lag>10000'"};
+    alerts::DeliveryOptions delivery;
+    const auto url = [&](const char *flag, const char *variable) {
+        const auto text = f.isSet(flag) ? f.value(flag) : qEnvironmentVariable(variable);
+        if (const auto problem = alerts::checkTargetUrl(text); !problem.isEmpty())
+            throw UsageError{"--" + std::string(flag) + ": " + str(problem)};
+        return QUrl(text.trimmed());
+    };
+    delivery.alertmanager = url("alertmanager", "PULSEBOARD_ALERTMANAGER_URL");
+    delivery.webhook = url("webhook", "PULSEBOARD_WEBHOOK_URL");
+    delivery.timeout = f.duration("timeout");
+    if (f.isSet("instance"))
+        delivery.instance = f.value("instance");
+    if (!delivery.enabled())
+        std::fputs("warning: no --alertmanager or --webhook: alerts are only printed\n", stderr);
+    const auto interval = f.duration("interval");
+    if (interval < 100ms)
+        throw UsageError{"--interval must be at least 100ms"};
+
+    const auto endpoint = f.redis();
+    redis::StatsOptions statsOpts;
+    statsOpts.schema = f.schema();
+    statsOpts.activeWindow = f.duration("window");
+    std::unique_ptr<redis::Connection> connection;
+    std::unique_ptr<redis::StatsReader> reader;
+    alerts::AlertEngine engine;
+    engine.setRules(rules);
+    alerts::AlertSender sender;
+    sender.configure(delivery);
+    QString lastDelivery;
+    QObject::connect(&sender, &alerts::AlertSender::status, [&](const alerts::DeliveryStatus &s) {
+        // Successes are routine; failures and recoveries are said once each.
+        const auto line = s.ok ? QString() : s.text;
+        if (line != lastDelivery && !line.isEmpty())
+            std::fprintf(stderr, "%s  delivery: %s\n", formatIso8601Ms(wallClockMs()).c_str(),
+                         visibleText(str(line)).c_str());
+        lastDelivery = line;
+    });
+    std::string lastProblem;
+    const auto tick = [&] {
+        try {
+            if (!reader) {
+                connection = std::make_unique<redis::Connection>(endpoint);
+                connection->connect();
+                reader = std::make_unique<redis::StatsReader>(*connection, statsOpts);
+            }
+            const auto snapshot = reader->read(wallClockMs());
+            if (!lastProblem.empty())
+                std::fprintf(stderr, "%s  redis: reading again\n",
+                             formatIso8601Ms(wallClockMs()).c_str());
+            lastProblem.clear();
+            for (const auto &event : engine.evaluate(snapshot)) {
+                const auto notice = alerts::noticeFor(event);
+                std::printf("%s  %s %s: %s\n", formatIso8601Ms(event.timeMs).c_str(),
+                            event.raised ? "FIRING" : "RESOLVED", str(notice.name()).c_str(),
+                            str(event.text()).c_str());
+                std::fflush(stdout);
+                sender.deliver(notice);
+            }
+        } catch (const Error &e) {
+            // Alerts keep their state: an unreadable Redis is reported, not "resolved".
+            reader.reset();
+            connection.reset();
+            if (e.what() != lastProblem)
+                std::fprintf(stderr, "%s  redis: %s (retrying every %s)\n",
+                             formatIso8601Ms(wallClockMs()).c_str(), e.what(),
+                             str(f.value("interval")).c_str());
+            lastProblem = e.what();
+        }
+    };
+    QTimer timer;
+    timer.setInterval(interval);
+    QObject::connect(&timer, &QTimer::timeout, tick);
+    stopSignals.onStop([] { QMetaObject::invokeMethod(qApp, &QCoreApplication::quit); });
+    std::fprintf(stderr, "watching %zu rule(s) every %s\n", rules.size(),
+                 str(f.value("interval")).c_str());
+    tick();
+    timer.start();
+    QCoreApplication::exec();
+    stopSignals.onStop({});
     return 0;
 }
 
@@ -1147,6 +1268,7 @@ const std::vector<CommandInfo> &commands()
         {"aggregate", "aggregate events from Kafka into Redis", cmdAggregate},
         {"stats", "print the aggregates (--json for JSON)", cmdStats},
         {"export", "write the aggregates to CSV", cmdExport},
+        {"watch", "evaluate alert rules and post alerts to Alertmanager", cmdWatch},
         {"redis-setup", "load Pulseboard's functions into Redis (as an admin)", cmdRedisSetup},
         {"redis-acl", "print least-privilege Redis ACLs for a role", cmdRedisAcl},
         {"demo", "everything embedded, with live numbers", cmdDemo},

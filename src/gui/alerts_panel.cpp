@@ -4,6 +4,7 @@
 
 #include <QCheckBox>
 #include <QComboBox>
+#include <QDateTime>
 #include <QDoubleSpinBox>
 #include <QGridLayout>
 #include <QLabel>
@@ -37,6 +38,15 @@ AlertsPanel::AlertsPanel(QWidget *parent)
     list_ = new QListWidget(this);
     list_->setObjectName("alertList");
     layout->addWidget(list_, 1);
+    delivery_ = new QLabel(tr("Alert delivery off: set an Alertmanager or webhook URL in "
+                              "Settings."),
+                           this);
+    delivery_->setObjectName("alertDeliveryStatus");
+    delivery_->setTextFormat(Qt::PlainText); // it can quote a server's answer
+    delivery_->setWordWrap(true);
+    layout->addWidget(delivery_);
+    sender_ = new alerts::AlertSender(this);
+    connect(sender_, &alerts::AlertSender::status, this, &AlertsPanel::showDelivery);
     if (QSystemTrayIcon::isSystemTrayAvailable()) {
         tray_ = new QSystemTrayIcon(this);
         tray_->setIcon(QIcon(":/icons/pulseboard.svg"));
@@ -48,7 +58,7 @@ AlertsPanel::AlertsPanel(QWidget *parent)
 
 void AlertsPanel::setRules(const std::vector<AlertRule> &rules)
 {
-    engine_.setRules(rules);
+    record(engine_.setRules(rules, QDateTime::currentMSecsSinceEpoch()));
     rebuildEditor();
 }
 
@@ -101,12 +111,36 @@ void AlertsPanel::rulesEdited()
         rules[i].threshold =
             editor_->findChild<QDoubleSpinBox *>(QString("alertThreshold%1").arg(row))->value();
     }
-    engine_.setRules(rules);
+    record(engine_.setRules(rules, QDateTime::currentMSecsSinceEpoch()));
+}
+
+void AlertsPanel::setDelivery(const alerts::DeliveryOptions &options)
+{
+    sender_->configure(options);
+}
+
+QString AlertsPanel::deliveryStatus() const
+{
+    return delivery_->text();
+}
+
+void AlertsPanel::showDelivery(const alerts::DeliveryStatus &status)
+{
+    delivery_->setText((status.ok ? QStringLiteral("✔ ") : QStringLiteral("✘ ")) + status.text);
+    delivery_->setStyleSheet(status.ok ? QString() : QStringLiteral("color: #c62828;"));
 }
 
 void AlertsPanel::evaluate(const Snapshot &snapshot)
 {
-    for (const auto &event : engine_.evaluate(snapshot)) {
+    record(engine_.evaluate(snapshot));
+}
+
+void AlertsPanel::record(const std::vector<AlertEvent> &events)
+{
+    for (const auto &event : events) {
+        // The sender keeps firing alerts only while it has a target, but always tracks them:
+        // a URL set later still hears what fires.
+        sender_->deliver(alerts::noticeFor(event));
         const auto text = QStringLiteral("%1  %2").arg(
             QString::fromStdString(formatIso8601Ms(event.timeMs)), event.text());
         auto *item = new QListWidgetItem(text);

@@ -90,6 +90,14 @@ kafka::KafkaSettings AppSettings::kafkaSettings() const
     return k;
 }
 
+alerts::DeliveryOptions AppSettings::deliveryOptions() const
+{
+    alerts::DeliveryOptions o;
+    o.alertmanager = QUrl(alertmanagerUrl.trimmed());
+    o.webhook = QUrl(webhookUrl.trimmed());
+    return o;
+}
+
 redis::Endpoint AppSettings::redisEndpoint() const
 {
     redis::Endpoint e;
@@ -219,6 +227,8 @@ std::vector<FieldError> validate(const AppSettings &a)
     if (a.embeddedPartitions < 1 || a.embeddedPartitions > 64)
         add("pipeline/embeddedPartitions",
             QObject::tr("The embedded topic has 1 to 64 partitions."));
+    add("alerts/alertmanagerUrl", alerts::checkTargetUrl(a.alertmanagerUrl));
+    add("alerts/webhookUrl", alerts::checkTargetUrl(a.webhookUrl));
     return errors;
 }
 

@@ -3,6 +3,7 @@
 // excepted: they live in the system keychain, see secret_store.h) and the engines consume.
 // A value type; validation is pure so the pane and the tests share it.
 
+#include "alerts/delivery.h"
 #include "kafka/kafka_client.h"
 #include "redis/redis_connection.h"
 
@@ -49,12 +50,18 @@ struct AppSettings {
     int aggregatorThreads = 1;
     int embeddedPartitions = 4;
 
+    // Alert delivery (empty: off). Kept in the keychain, never in QSettings: they may carry
+    // credentials or a token.
+    QString alertmanagerUrl;
+    QString webhookUrl;
+
     // Persists everything but the passwords.
     void save(QSettings &settings) const;
     static AppSettings load(const QSettings &settings);
 
     kafka::KafkaSettings kafkaSettings() const;
     redis::Endpoint redisEndpoint() const;
+    alerts::DeliveryOptions deliveryOptions() const;
     std::chrono::milliseconds window() const { return std::chrono::seconds(windowSeconds); }
 
     friend bool operator==(const AppSettings &, const AppSettings &) = default;

@@ -168,6 +168,12 @@ MainWindow::MainWindow(PipelineController &controller, QSettings &settings, Secr
             tabs->setTabText(3, tr("Ale&rts"));
     });
     connect(&secrets_, &SecretStore::loaded, this, [this](const QString &key, const QString &v) {
+        if (key == SecretStore::kAlertmanagerUrl || key == SecretStore::kWebhookUrl) {
+            (key == SecretStore::kAlertmanagerUrl ? current_.alertmanagerUrl
+                                                  : current_.webhookUrl) = v;
+            alerts_->setDelivery(current_.deliveryOptions());
+            return;
+        }
         // Passwords arrive after start; an external setup that needs them restarts with them.
         auto updated = current_;
         (key == SecretStore::kRedisPassword ? updated.redisPassword : updated.saslPassword) = v;
@@ -269,6 +275,9 @@ void MainWindow::applySettings(const AppSettings &settings)
     settings_.sync();
     secrets_.save(SecretStore::kRedisPassword, settings.redisPassword);
     secrets_.save(SecretStore::kSaslPassword, settings.saslPassword);
+    secrets_.save(SecretStore::kAlertmanagerUrl, settings.alertmanagerUrl);
+    secrets_.save(SecretStore::kWebhookUrl, settings.webhookUrl);
+    alerts_->setDelivery(current_.deliveryOptions());
     history_.setCapacity(static_cast<std::size_t>(3600000 / std::max(settings.refreshMs, 200)));
     charts_->setWindowLabel(tr("%1 min").arg(settings.windowSeconds / 60.0));
     updateTitle(tr("restarting…"));

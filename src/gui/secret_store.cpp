@@ -12,7 +12,7 @@ SecretStore::SecretStore(QString service, QObject *parent)
 
 void SecretStore::load()
 {
-    for (const char *key : {kRedisPassword, kSaslPassword}) {
+    for (const char *key : {kRedisPassword, kSaslPassword, kAlertmanagerUrl, kWebhookUrl}) {
         auto *job = new QKeychain::ReadPasswordJob(service_, this);
         job->setAutoDelete(true);
         job->setInsecureFallback(false); // never a plain-text file

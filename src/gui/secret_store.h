@@ -20,6 +20,8 @@ public:
 
     static constexpr const char *kRedisPassword = "redis-password";
     static constexpr const char *kSaslPassword = "kafka-sasl-password";
+    static constexpr const char *kAlertmanagerUrl = "alertmanager-url";
+    static constexpr const char *kWebhookUrl = "alert-webhook-url";
 
 Q_SIGNALS:
     void loaded(QString key, QString secret);

@@ -4,6 +4,8 @@
 
 #include "error_text.h"
 
+#include "alerts/delivery.h"
+
 #include "kafka/kafka_client.h"
 #include "redis/redis_connection.h"
 #include "redis/server_check.h"
@@ -44,6 +46,8 @@ SettingsDialog::SettingsDialog(const AppSettings &s, QWidget *parent)
         {"stats/refreshMs", ui_->errorRefreshMs},
         {"pipeline/aggregatorThreads", ui_->errorAggregatorThreads},
         {"pipeline/embeddedPartitions", ui_->errorEmbeddedPartitions},
+        {"alerts/alertmanagerUrl", ui_->errorAlertmanagerUrl},
+        {"alerts/webhookUrl", ui_->errorWebhookUrl},
     };
     inputs_ = {
         {"kafka/brokers", ui_->kafkaBrokers},
@@ -56,6 +60,8 @@ SettingsDialog::SettingsDialog(const AppSettings &s, QWidget *parent)
         {"redis/tlsCaFile", ui_->redisTlsCaFile},
         {"redis/tlsCertFile", ui_->redisTlsCertFile},
         {"redis/tlsKeyFile", ui_->redisTlsKeyFile},
+        {"alerts/alertmanagerUrl", ui_->alertmanagerUrl},
+        {"alerts/webhookUrl", ui_->webhookUrl},
     };
 
     (s.mode == StackMode::Embedded ? ui_->modeEmbedded : ui_->modeExternal)->setChecked(true);
@@ -85,6 +91,8 @@ SettingsDialog::SettingsDialog(const AppSettings &s, QWidget *parent)
     ui_->refreshMs->setValue(s.refreshMs);
     ui_->aggregatorThreads->setValue(s.aggregatorThreads);
     ui_->embeddedPartitions->setValue(s.embeddedPartitions);
+    ui_->alertmanagerUrl->setText(s.alertmanagerUrl);
+    ui_->webhookUrl->setText(s.webhookUrl);
 
     for (auto *edit : findChildren<QLineEdit *>())
         connect(edit, &QLineEdit::textChanged, this, &SettingsDialog::revalidate);
@@ -116,6 +124,7 @@ SettingsDialog::SettingsDialog(const AppSettings &s, QWidget *parent)
     picker(ui_->browseRedisTlsKeyFile, ui_->redisTlsKeyFile, tr("Client key for Redis"), keys);
     connect(ui_->testKafka, &QPushButton::clicked, this, &SettingsDialog::testKafka);
     connect(ui_->testRedis, &QPushButton::clicked, this, &SettingsDialog::testRedis);
+    connect(ui_->sendTestAlert, &QPushButton::clicked, this, &SettingsDialog::sendTestAlert);
     connect(ui_->buttons, &QDialogButtonBox::accepted, this, &QDialog::accept);
     connect(ui_->buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
     revalidate();
@@ -153,6 +162,8 @@ AppSettings SettingsDialog::settings() const
     s.refreshMs = ui_->refreshMs->value();
     s.aggregatorThreads = ui_->aggregatorThreads->value();
     s.embeddedPartitions = ui_->embeddedPartitions->value();
+    s.alertmanagerUrl = ui_->alertmanagerUrl->text().trimmed();
+    s.webhookUrl = ui_->webhookUrl->text().trimmed();
     return s;
 }
 
@@ -193,6 +204,10 @@ void SettingsDialog::revalidate()
     ui_->kafkaSecurityWarning->setText(warnings.join('\n'));
     ui_->kafkaSecurityWarning->setVisible(!warnings.isEmpty());
     ui_->buttons->button(QDialogButtonBox::Ok)->setEnabled(acceptable());
+    const auto s = settings();
+    ui_->sendTestAlert->setEnabled((!s.alertmanagerUrl.isEmpty() || !s.webhookUrl.isEmpty()) &&
+                                   alerts::checkTargetUrl(s.alertmanagerUrl).isEmpty() &&
+                                   alerts::checkTargetUrl(s.webhookUrl).isEmpty());
 }
 
 bool SettingsDialog::acceptable() const
@@ -218,10 +233,15 @@ void SettingsDialog::showVerdict(const QString &which, bool ok, const QString &m
     if (auto *input = inputs_.value(field); input && !ok)
         input->setFocus(Qt::OtherFocusReason);
     fieldToFix_ = ok ? QString() : field;
-    auto *label = which == "kafka" ? ui_->kafkaVerdict : ui_->redisVerdict;
+    auto *label = which == "kafka"   ? ui_->kafkaVerdict
+                  : which == "redis" ? ui_->redisVerdict
+                                     : ui_->alertVerdict;
     label->setText((ok ? QStringLiteral("✔ ") : QStringLiteral("✘ ")) + message);
     label->setStyleSheet(ok ? "color: #2e7d32;" : "color: #c62828;");
-    (which == "kafka" ? ui_->testKafka : ui_->testRedis)->setEnabled(true);
+    (which == "kafka"   ? ui_->testKafka
+     : which == "redis" ? ui_->testRedis
+                        : ui_->sendTestAlert)
+        ->setEnabled(true);
     Q_EMIT verdict(which, ok, message);
 }
 
@@ -307,6 +327,25 @@ void SettingsDialog::testRedis()
                 self->showVerdict("redis", ok, message, field);
         });
     });
+}
+
+void SettingsDialog::sendTestAlert()
+{
+    if (!alertSender_) {
+        alertSender_ = new alerts::AlertSender(this);
+        connect(alertSender_, &alerts::AlertSender::testFinished, this,
+                [this](quint64, bool ok, const QString &message) {
+                    showVerdict("alerts", ok, message);
+                });
+    }
+    auto options = settings().deliveryOptions();
+    options.attempts = 1;
+    alertSender_->configure(options);
+    ui_->sendTestAlert->setEnabled(false);
+    ui_->alertVerdict->setText(
+        tr("Sending a test alert (up to %1 s)…")
+            .arg(std::chrono::duration_cast<std::chrono::seconds>(options.timeout).count()));
+    alertSender_->sendTest();
 }
 
 } // namespace pb::gui

@@ -12,6 +12,10 @@ class QWidget;
 
 #include <memory>
 
+namespace pb::alerts {
+class AlertSender;
+}
+
 namespace Ui {
 class SettingsDialog;
 }
@@ -34,6 +38,8 @@ public:
 
     void testKafka();
     void testRedis();
+    // Sends a test alert to the URLs as typed; the verdict arrives as verdict("alerts", ...).
+    void sendTestAlert();
 
 Q_SIGNALS:
     void verdict(QString which, bool ok, QString message); // also shown in the dialog
@@ -47,6 +53,7 @@ private:
     QHash<QString, QLabel *> errorLabels_; // settings key -> the reason shown under its field
     QHash<QString, QWidget *> inputs_;     // settings key -> the widget that edits it
     QString fieldToFix_;
+    alerts::AlertSender *alertSender_ = nullptr; // made on first use; its own thread
 };
 
 } // namespace pb::gui
