@@ -1,6 +1,7 @@
 #include "dashboard_panels.h"
 
 #include "core/event.h"
+#include "core/saturating.h"
 #include "event_text.h"
 
 #include <QBarCategoryAxis>
@@ -509,7 +510,7 @@ void HealthPanel::showSnapshot(const Snapshot &s)
                 0, QStringLiteral("%1 / %2").arg(QString::fromStdString(p.topic)).arg(p.partition));
             child->setText(3, p.nextOffset < 0 ? tr("none yet") : number(p.nextOffset));
             child->setText(4, p.lag < 0 ? tr("unknown") : number(p.lag));
-            lag += std::max<std::int64_t>(p.lag, 0);
+            lag = addSaturated(lag, std::max<std::int64_t>(p.lag, 0)); // lag comes from Redis
         }
         item->setText(4, number(lag));
         item->setExpanded(true);

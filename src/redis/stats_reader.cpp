@@ -2,6 +2,7 @@
 
 #include "core/batch.h"
 #include "core/heartbeat.h"
+#include "core/saturating.h"
 
 #include <algorithm>
 #include <cassert>
@@ -20,15 +21,6 @@ std::string num(std::int64_t v)
     return std::to_string(v);
 }
 
-// Sums of numbers another program may have written: they saturate instead of overflowing.
-std::int64_t addSaturated(std::int64_t a, std::int64_t b)
-{
-    std::int64_t sum = 0;
-    if (!__builtin_add_overflow(a, b, &sum))
-        return sum;
-    return b > 0 ? std::numeric_limits<std::int64_t>::max()
-                 : std::numeric_limits<std::int64_t>::min();
-}
 
 void sortMostFirst(std::vector<NamedCount> &counts)
 {
