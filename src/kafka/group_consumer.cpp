@@ -197,9 +197,22 @@ Watermarks GroupConsumer::cachedWatermarks(int partition) const
 Watermarks GroupConsumer::queryWatermarks(int partition, std::chrono::milliseconds timeout)
 {
     Watermarks w;
-    const auto err =
-        rd_kafka_query_watermark_offsets(consumer_.get(), options_.topic.c_str(), partition, &w.low,
-                                         &w.high, static_cast<int>(timeout.count()));
+    auto err = rd_kafka_query_watermark_offsets(consumer_.get(), options_.topic.c_str(), partition,
+                                                &w.low, &w.high, static_cast<int>(timeout.count()));
+    if (err == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
+        err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE) {
+        // The query goes to the leader librdkafka has cached, which it does not refresh on this
+        // error: without a metadata request of our own, every retry asks the old leader again
+        // until the periodic refresh (minutes; found by the broker-fault tests).
+        TopicPtr topic(rd_kafka_topic_new(consumer_.get(), options_.topic.c_str(), nullptr));
+        const rd_kafka_metadata_t *raw = nullptr;
+        if (topic &&
+            rd_kafka_metadata(consumer_.get(), 0, topic.get(), &raw,
+                              static_cast<int>(timeout.count())) == RD_KAFKA_RESP_ERR_NO_ERROR)
+            MetadataPtr(raw).reset();
+        err = rd_kafka_query_watermark_offsets(consumer_.get(), options_.topic.c_str(), partition,
+                                               &w.low, &w.high, static_cast<int>(timeout.count()));
+    }
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
         throw kafkaError(err, "asking Kafka for the offsets of " + options_.topic + "/" +
                                   std::to_string(partition));

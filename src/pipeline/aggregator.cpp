@@ -101,14 +101,25 @@ AggregatorStats Aggregator::stats() const
     return stats_;
 }
 
+namespace {
+
+// Thrown by retrying() when a stop is asked for while Kafka or Redis is failing: run() then ends
+// as a stop, not with the error it was riding out (found by the broker-fault tests: a leader
+// moved while the test stopped its aggregators).
+struct StoppedWhileRetrying {};
+
+} // namespace
+
 template <typename Attempt> auto Aggregator::retrying(Side side, Attempt attempt)
 {
     for (;;) {
         try {
             return attempt();
         } catch (const Error &e) {
-            if (!e.retriable() || stop_.load())
+            if (!e.retriable())
                 throw;
+            if (stop_.load())
+                throw StoppedWhileRetrying{};
             setError((side == Side::Redis ? "Redis: " : "") + std::string(e.what()) + " (retrying)",
                      side == Side::Redis);
             backOff();
@@ -594,6 +605,31 @@ void Aggregator::run(RunLimits limits)
     const auto started = Clock::now();
     nextBeat_ = started;
     idleSince_ = {};
+    try {
+        loop(limits, started);
+    } catch (const StoppedWhileRetrying &) {
+        // What is in hand is dropped, not written: the next owner re-reads it from the offsets
+        // in Redis.
+        notice("stopped while Kafka or Redis was failing: the batch in hand is left to be read "
+               "again");
+        discardBatch();
+        consumer_->close();
+        return;
+    }
+
+    // Clean stop: the batches in hand go to Redis, then we leave the group.
+    flush(true);
+    try {
+        writer_.leave(options_.instanceId);
+    } catch (const Error &e) {
+        setError("Redis: " + std::string(e.what()), e.retriable());
+    }
+    consumer_->close();
+}
+
+void Aggregator::loop(RunLimits limits, std::chrono::steady_clock::time_point started)
+{
+    using Clock = std::chrono::steady_clock;
     while (!stop_.load(std::memory_order_relaxed)) {
         const auto now = Clock::now();
         if (limits.duration.count() > 0 && now - started >= limits.duration)
@@ -664,15 +700,6 @@ void Aggregator::run(RunLimits limits)
         if (consumer_->fatal())
             throw Error(ErrorKind::Fatal, "Kafka: " + tracker_.lastReason);
     }
-
-    // Clean stop: the batches in hand go to Redis, then we leave the group.
-    flush(true);
-    try {
-        writer_.leave(options_.instanceId);
-    } catch (const Error &e) {
-        setError("Redis: " + std::string(e.what()), e.retriable());
-    }
-    consumer_->close();
 }
 
 } // namespace pb

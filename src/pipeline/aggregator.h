@@ -182,6 +182,8 @@ private:
     // `side`'s); rethrows a fatal one, or any once a stop is requested.
     enum class Side { Kafka, Redis };
     template <typename Attempt> auto retrying(Side side, Attempt attempt);
+    // run()'s polling loop, until stopped or a limit is reached.
+    void loop(RunLimits limits, std::chrono::steady_clock::time_point started);
     void setError(const std::string &message, bool redisDown);
     void setRunning(bool running);
     // Something an operator should know (events lost to retention, where counting starts).
