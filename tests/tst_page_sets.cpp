@@ -243,8 +243,8 @@ private Q_SLOTS:
         for (int b = 0; b < 4; ++b) {
             BatchAggregate batch(options);
             for (int i = 0; i < 12'000; ++i) {
-                EventView e{"u", "view", "/n" + std::to_string(b) + "-" + std::to_string(i),
-                            std::nullopt};
+                const auto page = "/n" + std::to_string(b) + "-" + std::to_string(i);
+                EventView e{"u", "view", page, std::nullopt}; // views: the strings must outlive it
                 batch.addValid(e, now, now, "{}", "t/0", b);
             }
             QVERIFY(writer.apply(batch, "t", {{0, b ? b : kNoOffset, b + 1, 0}}, now).applied);
@@ -282,7 +282,8 @@ private Q_SLOTS:
                                       ? "/hot" + std::to_string(i % 5)
                                       : "/b" + std::to_string(b) + "-" + std::to_string(i % 50);
                 const auto action = "a" + std::to_string(i % 3 == 0 ? 0 : i % 12);
-                EventView e{"u" + std::to_string(i % 300), action, page, std::nullopt};
+                const auto user = "u" + std::to_string(i % 300);
+                EventView e{user, action, page, std::nullopt};
                 batch.addValid(e, now, now, "{}", "t/0", b);
                 ++pages[page];
                 ++actions[action];
