@@ -8,16 +8,8 @@ cd "$(dirname "$0")/.."
 CLI=build/release/src/cli/pulseboard-cli
 EVENTS=${1:-1000000}
 shift || true
-W=$(mktemp -d)
-cleanup() { kill "$BROKER" "$REDIS" 2>/dev/null || true; rm -rf "$W"; }
-trap cleanup EXIT
-"$CLI" broker --topic calls --partitions 64 >"$W/broker.out" 2>/dev/null &
-BROKER=$!
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-redis-server --port "$PORT" --save '' --appendonly no --dir "$W" >/dev/null &
-REDIS=$!
-for _ in $(seq 50); do [ -s "$W/broker.out" ] && redis-cli -p "$PORT" ping >/dev/null 2>&1 && break; sleep 0.2; done
-B=$(head -1 "$W/broker.out")
+. bench/stack.sh
+start_stack calls
 python3 -c "
 import sys
 for i in range($EVENTS):

@@ -4,23 +4,14 @@
 # the hour's 60 per-minute sets, measured on the same data in the same run. Events carry payload
 # times spread over the last 59 minutes, so each minute holds its share of the pages.
 # Usage: bench/stats_read_time.sh [distinct pages, default 1000000] [reads, default 20].
-# (64 partitions: the embedded broker keeps about 5 MB of each.)
 # Needs the release build, redis-server, redis-cli, kcat, python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CLI=build/release/src/cli/pulseboard-cli
 PAGES=${1:-1000000}
 READS=${2:-20}
-W=$(mktemp -d)
-cleanup() { kill "$BROKER" "$REDIS" 2>/dev/null || true; rm -rf "$W"; }
-trap cleanup EXIT
-"$CLI" broker --topic reads --partitions 64 >"$W/broker.out" 2>/dev/null &
-BROKER=$!
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-redis-server --port "$PORT" --save '' --appendonly no --dir "$W" >/dev/null &
-REDIS=$!
-for _ in $(seq 50); do [ -s "$W/broker.out" ] && redis-cli -p "$PORT" ping >/dev/null 2>&1 && break; sleep 0.2; done
-B=$(head -1 "$W/broker.out")
+. bench/stack.sh
+start_stack reads
 # Every page once, plus 10 % of the events on 20 popular pages, times over the last 59 minutes.
 python3 -c "
 import random, sys, time

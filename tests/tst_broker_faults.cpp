@@ -384,10 +384,7 @@ private Q_SLOTS:
                 std::mt19937_64 rng(seed);
                 while (!stop) {
                     std::this_thread::sleep_for(std::chrono::milliseconds(200 + rng() % 1300));
-                    injector.heal();
-                    const auto fault = injector.random(rng, group, topic);
-                    injector.apply(fault);
-                    qInfo("%s", kafka::describe(fault).c_str());
+                    qInfo("%s", kafka::describe(injector.next(rng, group, topic)).c_str());
                     ++injected;
                 }
             },

@@ -542,10 +542,7 @@ void runRandomFaults(kafka::FaultInjector &injector, std::chrono::milliseconds e
     logFault("random faults every " + std::to_string(every.count()) + " ms, seed " +
              std::to_string(seed));
     while (wait.waitFor(every)) {
-        injector.heal();
-        const auto fault = injector.random(rng, group);
-        injector.apply(fault);
-        logFault(describe(fault));
+        logFault(describe(injector.next(rng, group)));
     }
 }
 
@@ -1205,11 +1202,8 @@ int cmdDemo(const QStringList &args, StopSignals &stopSignals)
             std::min(wake, started + (duration.count() ? duration : 24h * 365)));
         if (faultEvery.count() && std::chrono::steady_clock::now() >= nextFault) {
             nextFault += faultEvery;
-            injector.heal();
-            const auto fault = injector.random(faultRng, aggOptions.group, simOptions.topic);
-            injector.apply(fault);
+            logFault(describe(injector.next(faultRng, aggOptions.group, simOptions.topic)));
             ++faults;
-            logFault(describe(fault));
         }
         if (std::chrono::steady_clock::now() < next)
             continue;

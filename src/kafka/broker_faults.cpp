@@ -318,4 +318,13 @@ BrokerFault FaultInjector::random(std::mt19937_64 &rng, const std::string &group
     return f;
 }
 
+BrokerFault FaultInjector::next(std::mt19937_64 &rng, const std::string &group,
+                                const std::string &topic)
+{
+    heal();
+    auto fault = random(rng, group, topic);
+    apply(fault);
+    return fault;
+}
+
 } // namespace pb::kafka

@@ -57,6 +57,8 @@ public:
     // (empty: in any topic).
     BrokerFault random(std::mt19937_64 &rng, const std::string &group,
                        const std::string &topic = {}) const;
+    // One step of a random schedule: heals the last fault, then applies and returns a new one.
+    BrokerFault next(std::mt19937_64 &rng, const std::string &group, const std::string &topic = {});
 
 private:
     EmbeddedBroker &broker_;
